@@ -1,0 +1,164 @@
+// Package config defines Switchyard's configuration and loads it with koanf:
+// defaults, then a YAML file, then SWITCHYARD_* environment variables, then flags.
+//
+// The types here are the whole schema: a flat, documented struct whose zero
+// values mean "use the default". Load fills defaults and validates once; a
+// config that does not validate is refused with every problem listed.
+package config
+
+import "time"
+
+// Config is the whole configuration of one Switchyard process.
+type Config struct {
+	// Listen is the address the client-facing server binds. Default 127.0.0.1:8080.
+	Listen string `koanf:"listen"`
+	// PoP names this point of presence; routing plugins see it.
+	PoP PoP `koanf:"pop"`
+	// Limits bound what one client connection or request may cost.
+	Limits Limits `koanf:"limits"`
+	// Tenants maps client keys to tenants. Empty: one "default" tenant and no client auth.
+	Tenants []Tenant `koanf:"tenants"`
+	// Upstreams are the clouds requests are forwarded to, in default order.
+	Upstreams []Upstream `koanf:"upstreams"`
+	// Plugins are the Wasm (or native) plugins, applied in this order.
+	Plugins []Plugin `koanf:"plugins"`
+	// Cache configures the response cache for deterministic completions.
+	Cache Cache `koanf:"cache"`
+	// Admin protects the admin endpoints (cache purge, …).
+	Admin Admin `koanf:"admin"`
+	// Log configures logging. Prompts, completions and keys are never logged.
+	Log Log `koanf:"log"`
+	// Pprof, when set, serves net/http/pprof on this address (off by default).
+	Pprof string `koanf:"pprof"`
+}
+
+// PoP identifies the point of presence this process runs in.
+type PoP struct {
+	Name   string `koanf:"name"`   // e.g. "fra1"
+	Region string `koanf:"region"` // e.g. "eu-central"
+}
+
+// Limits are the server's protective limits. Zero means the default.
+type Limits struct {
+	MaxBodyBytes   ByteSize      `koanf:"max_body_bytes"`   // default 4MiB; larger bodies get 413
+	MaxHeaderBytes ByteSize      `koanf:"max_header_bytes"` // default 16KiB
+	ReadTimeout    time.Duration `koanf:"read_timeout"`     // whole request read; default 30s
+	WriteTimeout   time.Duration `koanf:"write_timeout"`    // per write to the client; default 60s
+	IdleTimeout    time.Duration `koanf:"idle_timeout"`     // keep-alive idle; default 120s
+	RequestTimeout time.Duration `koanf:"request_timeout"`  // deadline of one request end to end; default 10m
+	// MaxAttempts caps upstream attempts per request (primary + fallbacks). Default 3.
+	MaxAttempts int `koanf:"max_attempts"`
+	// MaxRetryAfter is the longest retry-after the router waits for before the
+	// next attempt; a longer hint makes that upstream skipped. Default 2s.
+	MaxRetryAfter time.Duration `koanf:"max_retry_after"`
+}
+
+// Tenant is one customer of this PoP.
+type Tenant struct {
+	Name string `koanf:"name"`
+	// Keys are the client API keys (sent as "Authorization: Bearer KEY") that
+	// identify this tenant; write them as ${ENV} references.
+	Keys []string `koanf:"keys"`
+	// Plugins names the plugins applied to this tenant; empty means all.
+	Plugins []string `koanf:"plugins"`
+	// CachePolicy overrides cache.policy for this tenant ("" = inherit).
+	CachePolicy string `koanf:"cache_policy"`
+}
+
+// Upstream is one cloud endpoint serving some models.
+type Upstream struct {
+	// Name is unique; it appears in x-switchyard-upstream and metrics.
+	Name string `koanf:"name"`
+	// Provider is one of openai, azure, bedrock, vertex.
+	Provider string `koanf:"provider"`
+	// BaseURL overrides the provider's default host, e.g. "https://acme.openai.azure.com"
+	// or a loopback mock. For openai the default is the public API; it includes no /v1.
+	BaseURL string `koanf:"base_url"`
+	// Region is the cloud region (bedrock: also the SigV4 region; vertex: the location).
+	Region string `koanf:"region"`
+	// API selects the wire API where a provider has several:
+	// azure: "deployments" (classic, default) or "v1"; bedrock: "openai" (default) or "converse".
+	API string `koanf:"api"`
+	// APIVersion is Azure's api-version for the classic form. Default 2024-10-21.
+	APIVersion string `koanf:"api_version"`
+	// Project is the Google Cloud project (vertex).
+	Project string `koanf:"project"`
+	// Auth holds credentials; every secret is a ${ENV} reference.
+	Auth Auth `koanf:"auth"`
+	// Models maps public model names to this upstream's model or deployment id.
+	Models map[string]string `koanf:"models"`
+	// Weight orders and balances upstreams when no routing plugin decides. Default 1.
+	Weight int `koanf:"weight"`
+	// Price is what this upstream charges, per million tokens; routing plugins see it.
+	Price Price `koanf:"price"`
+	// Timeout bounds one attempt to this upstream until the first byte. Default 60s.
+	Timeout time.Duration `koanf:"timeout"`
+	// MaxConns bounds keep-alive connections to this upstream. Default 512.
+	MaxConns int `koanf:"max_conns"`
+}
+
+// Auth is an upstream's credentials. Which fields apply depends on the provider.
+type Auth struct {
+	APIKey          string `koanf:"api_key"`           // openai: Bearer; azure: api-key header
+	BearerToken     string `koanf:"bearer_token"`      // azure Entra token, bedrock API key
+	AccessKeyID     string `koanf:"access_key_id"`     // bedrock SigV4; empty = default AWS chain
+	SecretAccessKey string `koanf:"secret_access_key"` // bedrock SigV4
+	SessionToken    string `koanf:"session_token"`     // bedrock SigV4, temporary credentials
+	CredentialsFile string `koanf:"credentials_file"`  // vertex: service-account JSON file
+}
+
+// Price is a cost per million tokens.
+type Price struct {
+	Input  float64 `koanf:"input"`
+	Output float64 `koanf:"output"`
+}
+
+// Plugin is one plugin module.
+type Plugin struct {
+	Name string `koanf:"name"`
+	// Kind is "route", "redact", or "route,redact" for a module that is both.
+	Kind string `koanf:"kind"`
+	// Wasm is the module's path (relative paths are relative to the config file).
+	Wasm string `koanf:"wasm"`
+	// OnError is "open" (skip the plugin; default for route) or "closed"
+	// (reject the request with 503; default for redact).
+	OnError string `koanf:"on_error"`
+	// Config is passed to the plugin's init as JSON.
+	Config map[string]any `koanf:"config"`
+	// MaxFuel is the CPU budget of one call, in fuel units. Default 10,000,000.
+	MaxFuel int64 `koanf:"max_fuel"`
+	// MaxMemory caps one instance's linear memory. Default 64MiB.
+	MaxMemory ByteSize `koanf:"max_memory"`
+	// PoolSize is the number of prewarmed instances. Default 2×GOMAXPROCS.
+	PoolSize int `koanf:"pool_size"`
+	// MaxCalls recycles an instance after this many calls. Default 10,000.
+	MaxCalls int `koanf:"max_calls"`
+}
+
+// Cache configures the response cache.
+type Cache struct {
+	// Policy is deterministic (default), always or off.
+	Policy string `koanf:"policy"`
+	// MaxBytes bounds the cache's memory. Default 256MiB.
+	MaxBytes ByteSize `koanf:"max_bytes"`
+	// MaxEntryBytes caps one stored answer. Default 1MiB.
+	MaxEntryBytes ByteSize `koanf:"max_entry_bytes"`
+	// TTL is how long an entry lives. Default 1h.
+	TTL time.Duration `koanf:"ttl"`
+	// MaxTTL caps a client's Cache-Control: max-age. Default 24h.
+	MaxTTL time.Duration `koanf:"max_ttl"`
+	// Models overrides the policy per public model name.
+	Models map[string]string `koanf:"models"`
+}
+
+// Admin configures the admin endpoints under /admin/.
+type Admin struct {
+	// Token is required as "Authorization: Bearer TOKEN"; empty disables the admin endpoints.
+	Token string `koanf:"token"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `koanf:"level"`  // debug, info (default), warn, error
+	Access bool   `koanf:"access"` // one line per request: status, upstream, timings; never content
+}
