@@ -1,0 +1,247 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/switchyard-dev/switchyard/router/provider"
+)
+
+// ErrEventTooLarge is returned when one server-sent event exceeds MaxEventBytes.
+var ErrEventTooLarge = errors.New("openai: server-sent event too large")
+
+// MaxEventBytes bounds one event's size, so a broken upstream cannot make the
+// reader buffer without limit.
+const MaxEventBytes = 4 << 20
+
+// SSEReader reads server-sent events in OpenAI's dialect from an upstream body
+// and yields one provider.Event per event, as soon as its terminating blank
+// line arrives: nothing is buffered beyond the event being read.
+//
+// It accepts what the official SDKs accept: comment lines, optional "event:"
+// lines, an optional space after the colon, multi-line data joined with "\n",
+// and LF, CRLF or CR line endings. "data: [DONE]" ends the stream (io.EOF).
+// A payload whose JSON has a top-level "error" member becomes a
+// *provider.Error. An SSEReader is not safe for concurrent use; obtain one with
+// AcquireSSEReader and it returns itself to the pool after Next has returned
+// a non-nil error. It allocates nothing in steady state.
+type SSEReader struct {
+	r           io.Reader
+	buf         []byte // read buffer; buf[start:end] is unread
+	start, end  int
+	data, name  []byte // current event, owned
+	requireDone bool
+	skipLF      bool // last line ended in CR
+	released    bool
+}
+
+var sseReaderPool = sync.Pool{New: func() any { return &SSEReader{buf: make([]byte, 16<<10)} }}
+
+// AcquireSSEReader returns a reader over r. When requireDone is true (chat and
+// text completions) a body that ends without "[DONE]" is reported as
+// io.ErrUnexpectedEOF; otherwise (the Responses API, which has no sentinel) the
+// body's end is a clean io.EOF.
+func AcquireSSEReader(r io.Reader, requireDone bool) *SSEReader {
+	s := sseReaderPool.Get().(*SSEReader)
+	s.r, s.start, s.end, s.requireDone, s.released, s.skipLF = r, 0, 0, requireDone, false, false
+	return s
+}
+
+func (s *SSEReader) release() {
+	if s.released {
+		return
+	}
+	s.released = true
+	s.r = nil
+	s.data, s.name = s.data[:0], s.name[:0]
+	if cap(s.buf) <= 64<<10 && cap(s.data) <= 64<<10 {
+		sseReaderPool.Put(s)
+	}
+}
+
+// Next implements provider.EventReader. After it returns an error the reader
+// must not be used again.
+func (s *SSEReader) Next(ev *provider.Event) error {
+	err := s.next(ev)
+	if err != nil {
+		s.release()
+	}
+	return err
+}
+
+func (s *SSEReader) next(ev *provider.Event) error {
+	if s.released {
+		return io.ErrClosedPipe
+	}
+	s.data, s.name = s.data[:0], s.name[:0]
+	hasData := false
+	for {
+		line, err := s.line()
+		if err != nil {
+			if err == io.EOF && (hasData || len(s.name) > 0) {
+				// A final event without its blank line: deliver it.
+				break
+			}
+			if err == io.EOF && s.requireDone {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if len(line) == 0 { // blank line: dispatch
+			if !hasData {
+				s.name = s.name[:0]
+				continue
+			}
+			break
+		}
+		if line[0] == ':' { // comment
+			continue
+		}
+		field, value := line, []byte(nil)
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			field, value = line[:i], line[i+1:]
+			if len(value) > 0 && value[0] == ' ' {
+				value = value[1:]
+			}
+		}
+		switch string(field) {
+		case "data":
+			if hasData {
+				s.data = append(s.data, '\n')
+			}
+			s.data = append(s.data, value...)
+			hasData = true
+		case "event":
+			s.name = append(s.name[:0], value...)
+		}
+		if len(s.data) > MaxEventBytes {
+			return ErrEventTooLarge
+		}
+	}
+	if bytes.Equal(bytes.TrimSpace(s.data), doneSentinel) {
+		return io.EOF
+	}
+	if e := payloadError(s.data); e != nil {
+		return e
+	}
+	ev.Name, ev.Data = s.name, s.data
+	return nil
+}
+
+var doneSentinel = []byte("[DONE]")
+
+// line returns the next line without its terminator. The view is valid until
+// the next call.
+func (s *SSEReader) line() ([]byte, error) {
+	for {
+		if s.skipLF && s.start < s.end {
+			// The previous line ended in CR; a following LF belongs to it.
+			if s.buf[s.start] == '\n' {
+				s.start++
+			}
+			s.skipLF = false
+		}
+		if !s.skipLF {
+			if i := bytes.IndexAny(s.buf[s.start:s.end], "\r\n"); i >= 0 {
+				line := s.buf[s.start : s.start+i]
+				s.skipLF = s.buf[s.start+i] == '\r'
+				s.start += i + 1
+				return line, nil
+			}
+		}
+		if err := s.fill(); err != nil {
+			if err == io.EOF && s.start < s.end {
+				line := s.buf[s.start:s.end]
+				s.start = s.end
+				return line, nil
+			}
+			return nil, err
+		}
+	}
+}
+
+// fill reads more of the body, compacting or growing the buffer.
+func (s *SSEReader) fill() error {
+	if s.start > 0 {
+		n := copy(s.buf, s.buf[s.start:s.end])
+		s.start, s.end = 0, n
+	}
+	if s.end == len(s.buf) {
+		if len(s.buf) >= MaxEventBytes+1024 {
+			return ErrEventTooLarge
+		}
+		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	}
+	for range 100 {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// payloadError reports an in-stream error event ({"error":{…}}) as a
+// *provider.Error. It is cheap on ordinary chunks: only a payload containing
+// the bare token "error" as a JSON string is decoded.
+func payloadError(data []byte) *provider.Error {
+	if !bytes.Contains(data, errorKey) {
+		return nil
+	}
+	var p struct {
+		Error *struct {
+			Message string          `json:"message"`
+			Type    string          `json:"type"`
+			Param   json.RawMessage `json:"param"`
+			Code    json.RawMessage `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &p) != nil || p.Error == nil {
+		return nil
+	}
+	e := &provider.Error{Status: 502, Message: p.Error.Message, Type: p.Error.Type,
+		Param: rawString(p.Error.Param), Code: rawString(p.Error.Code)}
+	if e.Type == "" {
+		e.Type = "upstream_error"
+	}
+	return e
+}
+
+var errorKey = []byte(`"error"`)
+
+func rawString(r json.RawMessage) string {
+	var s string
+	if json.Unmarshal(r, &s) == nil {
+		return s
+	}
+	if len(r) == 0 || string(r) == "null" {
+		return ""
+	}
+	return string(r)
+}
+
+// AppendEvent appends one SSE event (an optional "event:" line, one "data:"
+// line and the blank line) to dst. data must not contain newlines, which holds
+// for compact JSON.
+func AppendEvent(dst, name, data []byte) []byte {
+	if len(name) > 0 {
+		dst = append(dst, "event: "...)
+		dst = append(dst, name...)
+		dst = append(dst, '\n')
+	}
+	dst = append(dst, "data: "...)
+	dst = append(dst, data...)
+	return append(dst, '\n', '\n')
+}
+
+// DoneEvent is the sentinel that ends chat and text completion streams.
+var DoneEvent = []byte("data: [DONE]\n\n")
