@@ -1,0 +1,192 @@
+package bedrock
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+	"github.com/valyala/fastjson"
+
+	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/provider/bedrock/oaiwire"
+)
+
+// streamReader turns a ConverseStream answer (AWS event-stream frames) into
+// chat.completion.chunk events, one per frame as it arrives. It belongs to one
+// answer and is not safe for concurrent use.
+type streamReader struct {
+	br      *bufio.Reader
+	dec     *eventstream.Decoder
+	payload []byte
+	out     []byte
+	head    []byte // `{"id":…,"object":"chat.completion.chunk","created":…,"model":…,"choices":`
+	p       fastjson.Parser
+	// tools maps a contentBlockIndex to its OpenAI tool_calls index.
+	tools   []toolSlot
+	stopped bool  // messageStop seen: the end of the body is a clean end
+	err     error // sticky
+}
+
+type toolSlot struct{ block, index int }
+
+func newStreamReader(body io.Reader, model string, created int64) *streamReader {
+	r := &streamReader{
+		// The decoder reads a few bytes at a time; the buffer turns that into
+		// one read per arriving network chunk. bufio returns what it has
+		// without waiting to fill, so events are not delayed.
+		br:  bufio.NewReaderSize(body, 16<<10),
+		dec: eventstream.NewDecoder(),
+	}
+	h := append([]byte(nil), `{"id":"`...)
+	h = appendID(h)
+	h = append(h, `","object":"chat.completion.chunk","created":`...)
+	h = strconv.AppendInt(h, created, 10)
+	h = append(h, `,"model":`...)
+	h = oaiwire.AppendString(h, []byte(model))
+	r.head = append(h, `,"choices":`...)
+	return r
+}
+
+func headerString(m *eventstream.Message, name string) string {
+	if v, ok := m.Headers.Get(name).(eventstream.StringValue); ok {
+		return string(v)
+	}
+	return ""
+}
+
+// Next returns the next chunk. It ends with io.EOF when the body ends after
+// messageStop, io.ErrUnexpectedEOF when it ends before, a *provider.Error for
+// exception and error frames, and ErrStream for frames that fail their CRC.
+func (r *streamReader) Next(ev *provider.Event) error {
+	if r.err != nil {
+		return r.err
+	}
+	for {
+		msg, err := r.dec.Decode(r.br, r.payload[:0])
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF) && r.stopped:
+				r.err = io.EOF
+			case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+				r.err = io.ErrUnexpectedEOF
+			default:
+				r.err = fmt.Errorf("%w: %v", ErrStream, err)
+			}
+			return r.err
+		}
+		if cap(msg.Payload) > cap(r.payload) {
+			r.payload = msg.Payload[:0]
+		}
+		switch headerString(&msg, ":message-type") {
+		case "event":
+			ok, err := r.event(headerString(&msg, ":event-type"), msg.Payload)
+			if err != nil {
+				r.err = err
+				return err
+			}
+			if ok {
+				ev.Name = nil
+				ev.Data = r.out
+				return nil
+			}
+		case "exception":
+			var m []byte
+			if v, err := r.p.ParseBytes(msg.Payload); err == nil {
+				m = v.GetStringBytes("message")
+			}
+			r.err = classify(headerString(&msg, ":exception-type"), 0, string(m))
+			return r.err
+		case "error":
+			r.err = classify(headerString(&msg, ":error-code"), 0, headerString(&msg, ":error-message"))
+			return r.err
+		}
+		// Unknown message types are skipped.
+	}
+}
+
+// event translates one event frame into r.out; ok is false for frames that
+// produce no chunk (contentBlockStop, reasoning deltas, unknown events).
+func (r *streamReader) event(typ string, payload []byte) (ok bool, err error) {
+	switch typ {
+	case "messageStart", "contentBlockStart", "contentBlockDelta", "messageStop", "metadata":
+	default:
+		return false, nil // contentBlockStop and events added later
+	}
+	v, err := r.p.ParseBytes(payload)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s payload: %v", ErrStream, typ, err)
+	}
+	out := append(r.out[:0], r.head...)
+	switch typ {
+	case "messageStart":
+		out = append(out, `[{"index":0,"delta":{"role":"assistant","content":""}`...)
+	case "contentBlockStart":
+		tu := v.Get("start", "toolUse")
+		if tu == nil {
+			return false, nil
+		}
+		idx := r.toolIndex(v.GetInt("contentBlockIndex"))
+		out = append(out, `[{"index":0,"delta":{"tool_calls":[{"index":`...)
+		out = strconv.AppendInt(out, int64(idx), 10)
+		out = append(out, `,"id":`...)
+		out = oaiwire.AppendString(out, tu.GetStringBytes("toolUseId"))
+		out = append(out, `,"type":"function","function":{"name":`...)
+		out = oaiwire.AppendString(out, tu.GetStringBytes("name"))
+		out = append(out, `,"arguments":""}}]}`...)
+	case "contentBlockDelta":
+		d := v.Get("delta")
+		if d == nil {
+			return false, nil
+		}
+		if t := d.Get("text"); t != nil {
+			out = append(out, `[{"index":0,"delta":{"content":`...)
+			out = oaiwire.AppendString(out, t.GetStringBytes())
+			out = append(out, '}')
+		} else if tu := d.Get("toolUse"); tu != nil {
+			idx := r.toolIndex(v.GetInt("contentBlockIndex"))
+			out = append(out, `[{"index":0,"delta":{"tool_calls":[{"index":`...)
+			out = strconv.AppendInt(out, int64(idx), 10)
+			out = append(out, `,"function":{"arguments":`...)
+			out = oaiwire.AppendString(out, tu.GetStringBytes("input"))
+			out = append(out, `}}]}`...)
+		} else {
+			return false, nil // reasoningContent and other delta kinds
+		}
+	case "messageStop":
+		r.stopped = true
+		out = append(out, `[{"index":0,"delta":{}`...)
+		out = append(out, `,"logprobs":null,"finish_reason":"`...)
+		out = append(out, finishReason(v.GetStringBytes("stopReason"))...)
+		out = append(out, `"}]}`...)
+		r.out = out
+		return true, nil
+	case "metadata":
+		u := v.Get("usage")
+		if u == nil {
+			return false, nil
+		}
+		out = append(out, `[],"usage":`...)
+		out = appendUsage(out, u)
+		r.out = append(out, '}')
+		return true, nil
+	}
+	out = append(out, `,"logprobs":null,"finish_reason":null}]}`...)
+	r.out = out
+	return true, nil
+}
+
+// toolIndex returns the OpenAI tool_calls index of a content block, giving the
+// next free index to a block seen for the first time.
+func (r *streamReader) toolIndex(block int) int {
+	for _, s := range r.tools {
+		if s.block == block {
+			return s.index
+		}
+	}
+	idx := len(r.tools)
+	r.tools = append(r.tools, toolSlot{block: block, index: idx})
+	return idx
+}
