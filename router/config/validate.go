@@ -1,0 +1,380 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalid is what every *ValidationError unwraps to, so callers can test
+// errors.Is(err, config.ErrInvalid) without a type assertion.
+var ErrInvalid = errors.New("config: invalid configuration")
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	// Path locates the value in the file, in the form "upstreams[1].auth.api_key"
+	// or `cache.models["gpt-4.1"]`; empty for problems with the file as a whole.
+	Path string
+	// Message says what was expected. It never contains a secret's value.
+	Message string
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
+
+// ValidationError lists every problem found in a configuration, in file order
+// as far as it can be known. Load, Parse and Validate return it; on reload the
+// caller keeps the old configuration and reports it whole.
+type ValidationError struct {
+	Problems []Problem
+}
+
+// Error lists every problem, one per line.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// problems collects Problems; the first one at a path wins, so a value that
+// failed to decode is not reported again as missing.
+type problems struct {
+	list []Problem
+	seen map[string]bool
+}
+
+func (ps *problems) add(path, format string, args ...any) {
+	if path != "" && ps.seen[path] {
+		return
+	}
+	if ps.seen == nil {
+		ps.seen = make(map[string]bool)
+	}
+	ps.seen[path] = true
+	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: ps.list}
+}
+
+// joinKey appends a map key to a path: ".key" when the key is a plain word,
+// `["key"]` when it holds dots or other characters (model names like "gpt-4.1").
+func joinKey(parent, key string) string {
+	plain := key != ""
+	for _, r := range key {
+		if !(r == '_' || r == '-' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			plain = false
+			break
+		}
+	}
+	switch {
+	case !plain:
+		return parent + "[" + strconv.Quote(key) + "]"
+	case parent == "":
+		return key
+	default:
+		return parent + "." + key
+	}
+}
+
+func index(parent string, i int) string { return parent + "[" + strconv.Itoa(i) + "]" }
+
+// Validate checks c and returns a *ValidationError listing every problem, or nil.
+// Call it after ApplyDefaults: it does not treat zero values as defaults.
+// It stats plugin files (paths as stored, see Parse for how they are resolved)
+// and touches nothing else outside c. Secret values never appear in a message.
+func (c *Config) Validate() error {
+	var ps problems
+	c.validate(&ps)
+	return ps.err()
+}
+
+func (c *Config) validate(ps *problems) {
+	checkHostPort(ps, "listen", c.Listen)
+	if c.Pprof != "" {
+		checkHostPort(ps, "pprof", c.Pprof)
+	}
+
+	l := c.Limits
+	positive(ps, "limits.max_body_bytes", int64(l.MaxBodyBytes))
+	positive(ps, "limits.max_header_bytes", int64(l.MaxHeaderBytes))
+	positive(ps, "limits.read_timeout", int64(l.ReadTimeout))
+	positive(ps, "limits.write_timeout", int64(l.WriteTimeout))
+	positive(ps, "limits.idle_timeout", int64(l.IdleTimeout))
+	positive(ps, "limits.request_timeout", int64(l.RequestTimeout))
+	positive(ps, "limits.max_attempts", int64(l.MaxAttempts))
+	positive(ps, "limits.max_retry_after", int64(l.MaxRetryAfter))
+
+	c.validateUpstreams(ps)
+	plugins := c.validatePlugins(ps)
+	c.validateTenants(ps, plugins)
+	c.validateCache(ps)
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		ps.add("log.level", "expected one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+}
+
+func (c *Config) validateUpstreams(ps *problems) {
+	if len(c.Upstreams) == 0 {
+		ps.add("upstreams", "at least one upstream is required")
+		return
+	}
+	names := make(map[string]int)
+	models := 0
+	for i, u := range c.Upstreams {
+		p := index("upstreams", i)
+		if u.Name == "" {
+			ps.add(p+".name", "a name is required")
+		} else if j, dup := names[u.Name]; dup {
+			ps.add(p+".name", "duplicate name %q: also upstreams[%d]", u.Name, j)
+		} else {
+			names[u.Name] = i
+		}
+		if u.BaseURL != "" {
+			checkURL(ps, p+".base_url", u.BaseURL)
+		}
+		a := u.Auth
+		switch u.Provider {
+		case ProviderOpenAI:
+			onlyFor(ps, p+".api", u.API, "azure and bedrock")
+			if a.APIKey == "" {
+				ps.add(p+".auth.api_key", "an API key is required for provider openai")
+			}
+		case ProviderAzure:
+			if u.BaseURL == "" {
+				ps.add(p+".base_url", "required for provider azure, e.g. https://RESOURCE.openai.azure.com")
+			}
+			if u.API != APIAzureDeployments && u.API != APIAzureV1 {
+				ps.add(p+".api", "expected deployments or v1 for provider azure; got %q", u.API)
+			}
+			if a.APIKey == "" && a.BearerToken == "" {
+				ps.add(p+".auth.api_key", "provider azure needs auth.api_key or auth.bearer_token")
+			}
+		case ProviderBedrock:
+			if u.API != APIBedrockOpenAI && u.API != APIBedrockConverse {
+				ps.add(p+".api", "expected openai or converse for provider bedrock; got %q", u.API)
+			}
+			if u.Region == "" {
+				ps.add(p+".region", "required for provider bedrock, e.g. us-east-1")
+			}
+			if (a.AccessKeyID == "") != (a.SecretAccessKey == "") {
+				ps.add(p+".auth.secret_access_key", "access_key_id and secret_access_key go together")
+			}
+			if a.SessionToken != "" && a.AccessKeyID == "" {
+				ps.add(p+".auth.session_token", "needs access_key_id and secret_access_key")
+			}
+		case ProviderVertex:
+			onlyFor(ps, p+".api", u.API, "azure and bedrock")
+			if u.Project == "" {
+				ps.add(p+".project", "required for provider vertex: the Google Cloud project id")
+			}
+			if u.Region == "" {
+				ps.add(p+".region", "required for provider vertex, e.g. europe-west4 or global")
+			}
+			if a.CredentialsFile == "" {
+				ps.add(p+".auth.credentials_file", "required for provider vertex: a service-account JSON file")
+			}
+		default:
+			ps.add(p+".provider", "expected one of openai, azure, bedrock, vertex; got %q", u.Provider)
+		}
+		for _, k := range sortedKeys(u.Models) {
+			mp := joinKey(p+".models", k)
+			if k == "" {
+				ps.add(mp, "empty model name")
+			} else if u.Models[k] == "" {
+				ps.add(mp, "the upstream's model or deployment id is empty")
+			}
+		}
+		models += len(u.Models)
+		nonNegative(ps, p+".weight", int64(u.Weight))
+		nonNegative(ps, p+".timeout", int64(u.Timeout))
+		nonNegative(ps, p+".max_conns", int64(u.MaxConns))
+		if u.Price.Input < 0 {
+			ps.add(p+".price.input", "must not be negative")
+		}
+		if u.Price.Output < 0 {
+			ps.add(p+".price.output", "must not be negative")
+		}
+	}
+	if models == 0 {
+		ps.add("upstreams", "no upstream serves any model: add models: {public-name: upstream-id}")
+	}
+}
+
+// validatePlugins returns the set of valid plugin names, for tenants to refer to.
+func (c *Config) validatePlugins(ps *problems) map[string]bool {
+	names := make(map[string]bool)
+	for i, pl := range c.Plugins {
+		p := index("plugins", i)
+		if pl.Name == "" {
+			ps.add(p+".name", "a name is required")
+		} else if names[pl.Name] {
+			ps.add(p+".name", "duplicate name %q", pl.Name)
+		}
+		names[pl.Name] = true
+		switch pl.Kind {
+		case KindRoute, KindRedact, KindRouteRedact:
+		default:
+			ps.add(p+".kind", "expected route, redact or \"route,redact\"; got %q", pl.Kind)
+		}
+		if pl.Wasm == "" {
+			ps.add(p+".wasm", "the module's path is required")
+		} else if st, err := os.Stat(pl.Wasm); err != nil {
+			ps.add(p+".wasm", "cannot read %s: %v", pl.Wasm, errors.Unwrap(err))
+		} else if !st.Mode().IsRegular() {
+			ps.add(p+".wasm", "%s is not a regular file", pl.Wasm)
+		}
+		if pl.OnError == "" && pl.Kind == KindRouteRedact {
+			// Per-hook default, resolved by the plugin host.
+		} else if pl.OnError != OnErrorOpen && pl.OnError != OnErrorClosed {
+			ps.add(p+".on_error", "expected open or closed; got %q", pl.OnError)
+		}
+		positive(ps, p+".max_fuel", pl.MaxFuel)
+		positive(ps, p+".max_memory", int64(pl.MaxMemory))
+		positive(ps, p+".pool_size", int64(pl.PoolSize))
+		positive(ps, p+".max_calls", int64(pl.MaxCalls))
+	}
+	return names
+}
+
+func (c *Config) validateTenants(ps *problems, plugins map[string]bool) {
+	names := make(map[string]bool)
+	keys := make(map[string]int) // key → tenant index; keys are secrets, never printed
+	for i, t := range c.Tenants {
+		p := index("tenants", i)
+		if t.Name == "" {
+			ps.add(p+".name", "a name is required")
+		} else if names[t.Name] {
+			ps.add(p+".name", "duplicate name %q", t.Name)
+		}
+		names[t.Name] = true
+		if len(t.Keys) == 0 {
+			ps.add(p+".keys", "at least one client key is required")
+		}
+		for j, k := range t.Keys {
+			kp := index(p+".keys", j)
+			if k == "" {
+				ps.add(kp, "empty key")
+			} else if other, dup := keys[k]; dup {
+				ps.add(kp, "duplicate key: also used by tenants[%d]", other)
+			} else {
+				keys[k] = i
+			}
+		}
+		for j, name := range t.Plugins {
+			if !plugins[name] || name == "" {
+				ps.add(index(p+".plugins", j), "no plugin named %q", name)
+			}
+		}
+		if t.CachePolicy != "" {
+			checkPolicy(ps, p+".cache_policy", t.CachePolicy)
+		}
+	}
+}
+
+func (c *Config) validateCache(ps *problems) {
+	cc := c.Cache
+	checkPolicy(ps, "cache.policy", cc.Policy)
+	positive(ps, "cache.max_bytes", int64(cc.MaxBytes))
+	positive(ps, "cache.max_entry_bytes", int64(cc.MaxEntryBytes))
+	positive(ps, "cache.ttl", int64(cc.TTL))
+	positive(ps, "cache.max_ttl", int64(cc.MaxTTL))
+	if cc.MaxBytes > 0 && cc.MaxEntryBytes > cc.MaxBytes {
+		ps.add("cache.max_entry_bytes", "must not exceed cache.max_bytes (%s)", cc.MaxBytes)
+	}
+	if cc.MaxTTL > 0 && cc.TTL > cc.MaxTTL {
+		ps.add("cache.ttl", "must not exceed cache.max_ttl (%s)", cc.MaxTTL)
+	}
+	served := make(map[string]bool)
+	for _, m := range c.Models() {
+		served[m] = true
+	}
+	for _, m := range sortedKeys(cc.Models) {
+		p := joinKey("cache.models", m)
+		checkPolicy(ps, p, cc.Models[m])
+		if !served[m] && len(c.Upstreams) > 0 {
+			ps.add(p, "no upstream serves model %q", m)
+		}
+	}
+}
+
+func checkPolicy(ps *problems, path, v string) {
+	switch v {
+	case PolicyDeterministic, PolicyAlways, PolicyOff:
+	default:
+		ps.add(path, "expected deterministic, always or off; got %q", v)
+	}
+}
+
+func checkHostPort(ps *problems, path, v string) {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		ps.add(path, "expected host:port such as 127.0.0.1:8080; got %q", v)
+		return
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		ps.add(path, "expected a numeric port 0-65535; got %q", port)
+	}
+}
+
+func checkURL(ps *problems, path, v string) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		ps.add(path, "expected an http or https URL such as https://host; got %q", v)
+		return
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		ps.add(path, "must not carry a query, fragment or user info")
+	}
+}
+
+func onlyFor(ps *problems, path, v, providers string) {
+	if v != "" {
+		ps.add(path, "applies only to %s upstreams", providers)
+	}
+}
+
+func positive(ps *problems, path string, v int64) {
+	if v <= 0 {
+		ps.add(path, "must be positive")
+	}
+}
+
+func nonNegative(ps *problems, path string, v int64) {
+	if v < 0 {
+		ps.add(path, "must not be negative")
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,255 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validConfig returns a config that validates, with one upstream of each
+// provider, two plugins (their files in a temp dir) and two tenants.
+func validConfig(t *testing.T) *Config {
+	t.Helper()
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "p.wasm")
+	if err := os.WriteFile(wasm, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &Config{
+		Upstreams: []Upstream{
+			{Name: "oa", Provider: "openai", Auth: Auth{APIKey: "sk-test"}, Models: map[string]string{"gpt-4.1": "gpt-4.1"}},
+			{Name: "az", Provider: "azure", BaseURL: "https://acme.openai.azure.com", Auth: Auth{APIKey: "k"}, Models: map[string]string{"gpt-4.1": "dep"}},
+			{Name: "br", Provider: "bedrock", Region: "us-east-1", Models: map[string]string{"gpt-oss-120b": "openai.gpt-oss-120b-1:0"}},
+			{Name: "vx", Provider: "vertex", Region: "global", Project: "p", Auth: Auth{CredentialsFile: "/sa.json"}, Models: map[string]string{"gemini": "google/gemini-2.5-pro"}},
+		},
+		Plugins: []Plugin{
+			{Name: "pii", Kind: "redact", Wasm: wasm},
+			{Name: "near", Kind: "route", Wasm: wasm},
+		},
+		Tenants: []Tenant{
+			{Name: "a", Keys: []string{"ka1", "ka2"}, Plugins: []string{"pii"}},
+			{Name: "b", Keys: []string{"kb"}, CachePolicy: "off"},
+		},
+		Cache: Cache{Models: map[string]string{"gpt-4.1": "always"}},
+	}
+	c.ApplyDefaults()
+	return c
+}
+
+func TestValidConfig(t *testing.T) {
+	if err := validConfig(t).Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+}
+
+func TestApplyDefaults(t *testing.T) {
+	c := validConfig(t)
+	if c.Listen != "127.0.0.1:8080" || c.Limits.MaxBodyBytes != 4*MiB || c.Limits.MaxHeaderBytes != 16*KiB ||
+		c.Limits.ReadTimeout != 30*time.Second || c.Limits.WriteTimeout != 60*time.Second ||
+		c.Limits.IdleTimeout != 120*time.Second || c.Limits.RequestTimeout != 10*time.Minute ||
+		c.Limits.MaxAttempts != 3 || c.Limits.MaxRetryAfter != 2*time.Second {
+		t.Errorf("top-level defaults: %+v %+v", c.Listen, c.Limits)
+	}
+	cc := c.Cache
+	cc.Models = nil
+	if !reflect.DeepEqual(cc, Cache{Policy: "deterministic", MaxBytes: 256 * MiB, MaxEntryBytes: MiB, TTL: time.Hour, MaxTTL: 24 * time.Hour}) {
+		t.Errorf("cache defaults: %+v", c.Cache)
+	}
+	if c.Log.Level != "info" {
+		t.Errorf("log.level = %q", c.Log.Level)
+	}
+	wantURL := []string{"https://api.openai.com", "https://acme.openai.azure.com", "https://bedrock-runtime.us-east-1.amazonaws.com", "https://aiplatform.googleapis.com"}
+	wantAPI := []string{"", "deployments", "openai", ""}
+	for i, u := range c.Upstreams {
+		if u.BaseURL != wantURL[i] || u.API != wantAPI[i] || u.Weight != 1 || u.Timeout != 60*time.Second || u.MaxConns != 512 {
+			t.Errorf("upstreams[%d] defaults: base_url=%q api=%q weight=%d timeout=%v max_conns=%d", i, u.BaseURL, u.API, u.Weight, u.Timeout, u.MaxConns)
+		}
+	}
+	if c.Upstreams[1].APIVersion != "2024-10-21" {
+		t.Errorf("azure api_version = %q", c.Upstreams[1].APIVersion)
+	}
+	if c.Upstreams[0].APIVersion != "" {
+		t.Errorf("openai got an api_version %q", c.Upstreams[0].APIVersion)
+	}
+	v := Config{Upstreams: []Upstream{{Provider: "vertex", Region: "europe-west4"}, {Provider: "azure", API: "v1"}}}
+	v.ApplyDefaults()
+	if got := v.Upstreams[0].BaseURL; got != "https://europe-west4-aiplatform.googleapis.com" {
+		t.Errorf("vertex regional base_url = %q", got)
+	}
+	if got := v.Upstreams[1].APIVersion; got != "" {
+		t.Errorf("azure v1 got api_version %q; the v1 API takes none", got)
+	}
+	p := c.Plugins
+	if p[0].OnError != "closed" || p[1].OnError != "open" || p[0].MaxFuel != 10_000_000 || p[0].MaxMemory != 64*MiB || p[0].PoolSize < 2 || p[0].MaxCalls != 10_000 {
+		t.Errorf("plugin defaults: %+v", p)
+	}
+	both := Config{Plugins: []Plugin{{Kind: "route,redact"}}}
+	both.ApplyDefaults()
+	if both.Plugins[0].OnError != "" {
+		t.Errorf("route,redact on_error = %q, want \"\" (per-hook default)", both.Plugins[0].OnError)
+	}
+	// Idempotent, and explicit values survive.
+	again := *c
+	again.Upstreams = slices.Clone(c.Upstreams)
+	again.Upstreams[0].Weight = 7
+	again.ApplyDefaults()
+	if again.Upstreams[0].Weight != 7 || again.Listen != c.Listen {
+		t.Errorf("ApplyDefaults overwrote a set value")
+	}
+}
+
+func TestValidateRules(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		path   string // the problem expected (among possibly others)
+		msg    string // substring of its message
+	}{
+		{"listen not host:port", func(c *Config) { c.Listen = "8080" }, "listen", "host:port"},
+		{"listen bad port", func(c *Config) { c.Listen = "127.0.0.1:http" }, "listen", "numeric port"},
+		{"listen port range", func(c *Config) { c.Listen = ":70000" }, "listen", "numeric port"},
+		{"pprof bad", func(c *Config) { c.Pprof = "localhost" }, "pprof", "host:port"},
+		{"no upstreams", func(c *Config) { c.Upstreams = nil; c.Cache.Models = nil }, "upstreams", "at least one upstream"},
+		{"no models", func(c *Config) {
+			for i := range c.Upstreams {
+				c.Upstreams[i].Models = nil
+			}
+			c.Cache.Models = nil
+		}, "upstreams", "no upstream serves any model"},
+		{"empty upstream name", func(c *Config) { c.Upstreams[2].Name = "" }, "upstreams[2].name", "required"},
+		{"duplicate upstream name", func(c *Config) { c.Upstreams[3].Name = "oa" }, "upstreams[3].name", `duplicate name "oa"`},
+		{"unknown provider", func(c *Config) { c.Upstreams[0].Provider = "anthropic" }, "upstreams[0].provider", "openai, azure, bedrock, vertex"},
+		{"base_url not a URL", func(c *Config) { c.Upstreams[0].BaseURL = "api.openai.com" }, "upstreams[0].base_url", "http or https URL"},
+		{"base_url ftp", func(c *Config) { c.Upstreams[0].BaseURL = "ftp://x" }, "upstreams[0].base_url", "http or https URL"},
+		{"base_url query", func(c *Config) { c.Upstreams[0].BaseURL = "https://x/?a=1" }, "upstreams[0].base_url", "query"},
+		{"openai api key", func(c *Config) { c.Upstreams[0].Auth.APIKey = "" }, "upstreams[0].auth.api_key", "API key is required"},
+		{"openai api not applicable", func(c *Config) { c.Upstreams[0].API = "v1" }, "upstreams[0].api", "only to azure and bedrock"},
+		{"azure base_url", func(c *Config) { c.Upstreams[1].BaseURL = "" }, "upstreams[1].base_url", "required for provider azure"},
+		{"azure api", func(c *Config) { c.Upstreams[1].API = "converse" }, "upstreams[1].api", "deployments or v1"},
+		{"azure auth", func(c *Config) { c.Upstreams[1].Auth = Auth{} }, "upstreams[1].auth.api_key", "api_key or auth.bearer_token"},
+		{"bedrock api", func(c *Config) { c.Upstreams[2].API = "v1" }, "upstreams[2].api", "openai or converse"},
+		{"bedrock region", func(c *Config) { c.Upstreams[2].Region = "" }, "upstreams[2].region", "required for provider bedrock"},
+		{"bedrock half keys", func(c *Config) { c.Upstreams[2].Auth.AccessKeyID = "AKIA" }, "upstreams[2].auth.secret_access_key", "go together"},
+		{"bedrock session alone", func(c *Config) { c.Upstreams[2].Auth.SessionToken = "t" }, "upstreams[2].auth.session_token", "needs access_key_id"},
+		{"vertex project", func(c *Config) { c.Upstreams[3].Project = "" }, "upstreams[3].project", "required for provider vertex"},
+		{"vertex region", func(c *Config) { c.Upstreams[3].Region = "" }, "upstreams[3].region", "required for provider vertex"},
+		{"vertex credentials", func(c *Config) { c.Upstreams[3].Auth.CredentialsFile = "" }, "upstreams[3].auth.credentials_file", "service-account"},
+		{"empty model id", func(c *Config) { c.Upstreams[0].Models["gpt-4.1"] = "" }, `upstreams[0].models["gpt-4.1"]`, "id is empty"},
+		{"negative weight", func(c *Config) { c.Upstreams[0].Weight = -1 }, "upstreams[0].weight", "negative"},
+		{"negative price", func(c *Config) { c.Upstreams[0].Price.Output = -1 }, "upstreams[0].price.output", "negative"},
+		{"plugin name empty", func(c *Config) { c.Plugins[1].Name = "" }, "plugins[1].name", "required"},
+		{"plugin name duplicate", func(c *Config) { c.Plugins[1].Name = "pii" }, "plugins[1].name", `duplicate name "pii"`},
+		{"plugin kind", func(c *Config) { c.Plugins[0].Kind = "filter" }, "plugins[0].kind", "route, redact"},
+		{"plugin wasm missing", func(c *Config) { c.Plugins[0].Wasm = "" }, "plugins[0].wasm", "required"},
+		{"plugin wasm not found", func(c *Config) { c.Plugins[0].Wasm = "/nonexistent/p.wasm" }, "plugins[0].wasm", "cannot read /nonexistent/p.wasm"},
+		{"plugin wasm directory", func(c *Config) { c.Plugins[0].Wasm = os.TempDir() }, "plugins[0].wasm", "not a regular file"},
+		{"plugin on_error", func(c *Config) { c.Plugins[0].OnError = "ignore" }, "plugins[0].on_error", "open or closed"},
+		{"plugin limits", func(c *Config) { c.Plugins[0].MaxFuel = -5 }, "plugins[0].max_fuel", "positive"},
+		{"tenant name empty", func(c *Config) { c.Tenants[1].Name = "" }, "tenants[1].name", "required"},
+		{"tenant name duplicate", func(c *Config) { c.Tenants[1].Name = "a" }, "tenants[1].name", `duplicate name "a"`},
+		{"tenant without keys", func(c *Config) { c.Tenants[1].Keys = nil }, "tenants[1].keys", "at least one"},
+		{"tenant empty key", func(c *Config) { c.Tenants[0].Keys[1] = "" }, "tenants[0].keys[1]", "empty key"},
+		{"tenant key duplicate across tenants", func(c *Config) { c.Tenants[1].Keys = []string{"ka2"} }, "tenants[1].keys[0]", "also used by tenants[0]"},
+		{"tenant key duplicate within tenant", func(c *Config) { c.Tenants[0].Keys[1] = "ka1" }, "tenants[0].keys[1]", "also used by tenants[0]"},
+		{"tenant unknown plugin", func(c *Config) { c.Tenants[0].Plugins = []string{"pii", "nope"} }, "tenants[0].plugins[1]", `no plugin named "nope"`},
+		{"tenant cache policy", func(c *Config) { c.Tenants[1].CachePolicy = "sometimes" }, "tenants[1].cache_policy", "deterministic, always or off"},
+		{"cache policy", func(c *Config) { c.Cache.Policy = "never" }, "cache.policy", "deterministic, always or off"},
+		{"cache model policy", func(c *Config) { c.Cache.Models["gpt-4.1"] = "yes" }, `cache.models["gpt-4.1"]`, "deterministic, always or off"},
+		{"cache model unknown", func(c *Config) { c.Cache.Models["gpt-9"] = "off" }, "cache.models.gpt-9", `no upstream serves model "gpt-9"`},
+		{"cache entry above max", func(c *Config) { c.Cache.MaxEntryBytes = 512 * MiB }, "cache.max_entry_bytes", "must not exceed cache.max_bytes (256MiB)"},
+		{"cache ttl above max", func(c *Config) { c.Cache.TTL = 48 * time.Hour }, "cache.ttl", "must not exceed cache.max_ttl"},
+		{"cache max_bytes", func(c *Config) { c.Cache.MaxBytes = -1 }, "cache.max_bytes", "positive"},
+		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", "debug, info, warn, error"},
+		{"limits body", func(c *Config) { c.Limits.MaxBodyBytes = -1 }, "limits.max_body_bytes", "positive"},
+		{"limits attempts", func(c *Config) { c.Limits.MaxAttempts = -2 }, "limits.max_attempts", "positive"},
+		{"limits timeout", func(c *Config) { c.Limits.RequestTimeout = -time.Second }, "limits.request_timeout", "positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig(t)
+			tt.mutate(c)
+			err := c.Validate()
+			var ve *ValidationError
+			if !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Validate() = %v, want a *ValidationError", err)
+			}
+			for _, p := range ve.Problems {
+				if p.Path == tt.path {
+					if !strings.Contains(p.Message, tt.msg) {
+						t.Errorf("%s: message %q does not contain %q", p.Path, p.Message, tt.msg)
+					}
+					return
+				}
+			}
+			t.Errorf("no problem at %s; got:\n%v", tt.path, err)
+		})
+	}
+}
+
+// TestValidateNeverPrintsSecrets guards the rule that keys never reach a log
+// line: validation messages about keys and auth say where, not what.
+func TestValidateNeverPrintsSecrets(t *testing.T) {
+	c := validConfig(t)
+	c.Tenants[1].Keys = []string{"ka1"}
+	c.Upstreams[2].Auth.AccessKeyID = "AKIASECRET"
+	c.Upstreams[1].API = "v2"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	for _, s := range []string{"ka1", "AKIASECRET", "sk-test"} {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error text contains the secret %q:\n%v", s, err)
+		}
+	}
+}
+
+func TestValidationErrorText(t *testing.T) {
+	e := &ValidationError{Problems: []Problem{{Path: "listen", Message: "bad"}, {Message: "invalid YAML: line 1"}}}
+	if got, want := e.Error(), "listen: bad\ninvalid YAML: line 1"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestModels(t *testing.T) {
+	c := validConfig(t)
+	got := c.Models()
+	want := []string{"gemini", "gpt-4.1", "gpt-oss-120b"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Models() = %v, want %v", got, want)
+	}
+}
+
+func TestPluginConfigJSON(t *testing.T) {
+	c := &Config{Plugins: []Plugin{
+		{Name: "a"},
+		{Name: "b", Config: map[string]any{
+			"entities": []any{"email", "phone"},
+			"nested":   map[any]any{1: "x", "k": []any{map[any]any{true: 2}}},
+			"since":    time.Date(2024, 10, 21, 0, 0, 0, 0, time.UTC),
+		}},
+	}}
+	tests := []struct {
+		i    int
+		want string
+	}{
+		{0, `{}`},
+		{1, `{"entities":["email","phone"],"nested":{"1":"x","k":[{"true":2}]},"since":"2024-10-21"}`},
+	}
+	for _, tt := range tests {
+		got, err := c.PluginConfigJSON(tt.i)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("PluginConfigJSON(%d) = %s, %v; want %s", tt.i, got, err, tt.want)
+		}
+	}
+	for _, i := range []int{-1, 2} {
+		if _, err := c.PluginConfigJSON(i); !errors.Is(err, ErrNoPlugin) {
+			t.Errorf("PluginConfigJSON(%d) error = %v, want ErrNoPlugin", i, err)
+		}
+	}
+}
