@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/switchyard-dev/switchyard/internal/demo"
+	"github.com/switchyard-dev/switchyard/internal/mockcloud"
+	"github.com/switchyard-dev/switchyard/router/config"
+)
+
+const demoConfig = "examples/configs/demo.yaml"
+
+func demoCmd(args []string, withRouter bool) error {
+	fs := pflag.NewFlagSet("demo", pflag.ContinueOnError)
+	path := fs.String("config", demoConfig, "config whose loopback upstreams get mock clouds")
+	if withRouter {
+		config.RegisterFlags(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*path); err != nil {
+		return fmt.Errorf("%s not found: run this from the repository root (or pass --config)", *path)
+	}
+	var flags *pflag.FlagSet
+	if withRouter {
+		flags = fs
+	}
+	cfg, err := config.Load(*path, flags)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ready := make(chan []*mockcloud.Server, 1)
+	mockErr := make(chan error, 1)
+	go func() { mockErr <- demo.RunMocks(ctx, cfg, func(s []*mockcloud.Server) { ready <- s }) }()
+	select {
+	case servers := <-ready:
+		for _, s := range servers {
+			fmt.Printf("mock cloud listening on %s\n", s.URL())
+		}
+	case err := <-mockErr:
+		return fmt.Errorf("mock clouds: %w", err)
+	}
+	if !withRouter {
+		<-ctx.Done()
+		return nil
+	}
+	return run(ctx, cfg, func(addr string) { printDemoHelp(addr, cfg) })
+}
+
+func demoMain(args []string) error { return demoCmd(args, true) }
+func mock(args []string) error { return demoCmd(args, false) }
+
+func printDemoHelp(addr string, cfg *config.Config) {
+	fmt.Printf(`
+Switchyard demo is running on http://%s — mock clouds on loopback, example plugins loaded.
+Models: %v
+
+  curl -s http://%[1]s/v1/chat/completions -H 'content-type: application/json' \
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello from the edge"}]}'
+
+  curl -sN http://%[1]s/v1/chat/completions -H 'content-type: application/json' \
+    -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Stream please"}]}'
+
+Add -i to see x-switchyard-upstream / x-switchyard-provider / x-switchyard-cache. Ctrl-C stops.
+`, addr, cfg.Models())
+}
+

@@ -1,0 +1,53 @@
+// Command switchyard is the edge router's CLI. It parses flags and calls
+// packages; the logic lives in router/, plugins/ and internal/.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+var version = "dev"
+
+const usage = `switchyard — an edge router for LLM APIs
+
+Usage:
+  switchyard serve    --config FILE [--listen ADDR] [--pprof ADDR] [--log-level LEVEL]
+  switchyard validate --config FILE
+  switchyard demo     [--listen ADDR]            mock clouds + router + example plugins on loopback
+  switchyard mock     [--config FILE]            only the mock clouds a config points at
+  switchyard plugin test FILE.wasm --request req.json [--upstreams ups.json]
+  switchyard version
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "serve":
+		err = serve(args)
+	case "validate":
+		err = validate(args)
+	case "demo":
+		err = demoMain(args)
+	case "mock":
+		err = mock(args)
+	case "plugin":
+		err = plugin(args)
+	case "version", "--version", "-v":
+		fmt.Println("switchyard", version)
+	case "help", "--help", "-h":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "switchyard: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "switchyard:", err)
+		os.Exit(1)
+	}
+}

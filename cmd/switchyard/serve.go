@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/switchyard-dev/switchyard/router"
+	"github.com/switchyard-dev/switchyard/router/config"
+)
+
+func serve(args []string) error {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	path := fs.String("config", "", "config file (YAML)")
+	config.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return errors.New("serve: --config FILE is required")
+	}
+	cfg, err := config.Load(*path, fs)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, cfg, nil)
+}
+
+func validate(args []string) error {
+	fs := pflag.NewFlagSet("validate", pflag.ContinueOnError)
+	path := fs.String("config", "", "config file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return errors.New("validate: --config FILE is required")
+	}
+	cfg, err := config.Load(*path, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: valid (%d upstreams, %d models, %d plugins)\n", *path, len(cfg.Upstreams), len(cfg.Models()), len(cfg.Plugins))
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// run serves cfg until ctx is done. onListen, when set, is called with the
+// bound address once the router accepts connections.
+func run(ctx context.Context, cfg *config.Config, onListen func(addr string)) error {
+	log := newLogger(cfg.Log.Level)
+	host, closePlugins, err := loadPlugins(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closePlugins()
+	srv, err := router.New(cfg, router.Options{Logger: log, Build: router.BuildAdapter, Plugins: host})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		srv.Close(ctx)
+		return err
+	}
+	if cfg.Pprof != "" {
+		go servePprof(cfg.Pprof, log)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("switchyard listening", "addr", ln.Addr().String(), "upstreams", len(cfg.Upstreams), "plugins", len(cfg.Plugins))
+	if onListen != nil {
+		onListen(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log.Info("switchyard shutting down")
+	return srv.Close(shutdown)
+}
+
+// servePprof serves the Go profiler on its own listener, never on the
+// client-facing one.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof listening", "addr", addr)
+	if err := (&http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}).ListenAndServe(); err != nil {
+		log.Error("pprof", "err", err)
+	}
+}

@@ -1,0 +1,21 @@
+package router
+
+import (
+	"github.com/switchyard-dev/switchyard/router/config"
+	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/provider/azure"
+	"github.com/switchyard-dev/switchyard/router/provider/openai"
+	"github.com/switchyard-dev/switchyard/router/upstream"
+)
+
+// BuildAdapter makes the adapter for one upstream by its provider name. It is
+// the default upstream.Builder.
+func BuildAdapter(u config.Upstream) (provider.Adapter, error) {
+	switch u.Provider {
+	case "openai":
+		return openai.New(u)
+	case "azure":
+		return azure.New(u)
+	}
+	return nil, upstream.ErrUnknownProvider
+}

@@ -1,0 +1,61 @@
+package router
+
+import (
+	"strconv"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/router/upstream"
+)
+
+// metrics are process-wide counters exposed at /metrics in Prometheus' text
+// format. Labels never carry prompts, completions, keys or model output.
+type metrics struct {
+	served       atomic.Uint64 // answers relayed completely
+	failed       atomic.Uint64 // requests answered with an upstream error
+	streamErrors atomic.Uint64 // streams that ended with an error event
+}
+
+func (m *metrics) init(*upstream.Set) {}
+
+func (m *metrics) write(ctx *fasthttp.RequestCtx, s *Server) {
+	ctx.SetContentType("text/plain; version=0.0.4")
+	b := make([]byte, 0, 2048)
+	counter := func(name, help string, v uint64) {
+		b = append(b, "# HELP "+name+" "+help+"\n# TYPE "+name+" counter\n"+name+" "...)
+		b = strconv.AppendUint(b, v, 10)
+		b = append(b, '\n')
+	}
+	counter("switchyard_requests_served_total", "Requests answered by an upstream.", m.served.Load())
+	counter("switchyard_requests_failed_total", "Requests answered with an upstream error after all attempts.", m.failed.Load())
+	counter("switchyard_stream_errors_total", "Streams ended by an upstream failure after the first byte.", m.streamErrors.Load())
+	b = append(b, "# HELP switchyard_upstream_requests_total Attempts sent to each upstream.\n# TYPE switchyard_upstream_requests_total counter\n"...)
+	for _, u := range s.ups.All {
+		st := u.Stats()
+		b = append(b, `switchyard_upstream_requests_total{upstream="`+u.Name+`"} `...)
+		b = strconv.AppendUint(b, st.Requests, 10)
+		b = append(b, '\n')
+	}
+	b = append(b, "# HELP switchyard_upstream_errors_total Failed attempts per upstream.\n# TYPE switchyard_upstream_errors_total counter\n"...)
+	for _, u := range s.ups.All {
+		b = append(b, `switchyard_upstream_errors_total{upstream="`+u.Name+`"} `...)
+		b = strconv.AppendUint(b, u.Stats().Errors, 10)
+		b = append(b, '\n')
+	}
+	b = append(b, "# HELP switchyard_upstream_healthy Whether the upstream's breaker is closed.\n# TYPE switchyard_upstream_healthy gauge\n"...)
+	for _, u := range s.ups.All {
+		v := "0"
+		if u.Stats().Healthy {
+			v = "1"
+		}
+		b = append(b, `switchyard_upstream_healthy{upstream="`+u.Name+`"} `+v+"\n"...)
+	}
+	b = append(b, "# HELP switchyard_upstream_latency_seconds EWMA of whole-answer latency.\n# TYPE switchyard_upstream_latency_seconds gauge\n"...)
+	for _, u := range s.ups.All {
+		b = append(b, `switchyard_upstream_latency_seconds{upstream="`+u.Name+`"} `...)
+		b = strconv.AppendFloat(b, u.Stats().LatencyUS/1e6, 'g', 6, 64)
+		b = append(b, '\n')
+	}
+	ctx.SetBody(b)
+}

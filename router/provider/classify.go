@@ -1,0 +1,127 @@
+package provider
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// RetryAfter reads a cloud's retry hint: retry-after-ms (float milliseconds),
+// then x-ms-retry-after-ms, then retry-after (seconds or an HTTP date). Zero
+// means no hint.
+func RetryAfter(h *fasthttp.ResponseHeader) time.Duration {
+	for _, name := range [...]string{"retry-after-ms", "x-ms-retry-after-ms"} {
+		if v := h.Peek(name); len(v) > 0 {
+			if ms, err := strconv.ParseFloat(string(v), 64); err == nil && ms >= 0 {
+				return time.Duration(ms * float64(time.Millisecond))
+			}
+		}
+	}
+	if v := h.Peek("retry-after"); len(v) > 0 {
+		if s, err := strconv.ParseFloat(string(v), 64); err == nil && s >= 0 {
+			return time.Duration(s * float64(time.Second))
+		}
+		if t, err := http.ParseTime(string(v)); err == nil {
+			if d := time.Until(t); d > 0 {
+				return d
+			}
+		}
+	}
+	return 0
+}
+
+// RetryableStatus is the retry class of a bare status: 408, 409, 429 and 5xx
+// may succeed on another attempt; everything else will not.
+func RetryableStatus(status int) bool {
+	return status == 408 || status == 409 || status == 429 || status >= 500
+}
+
+// TypeForStatus is the OpenAI error type the router reports for a status when
+// the cloud gave none.
+func TypeForStatus(status int) string {
+	switch {
+	case status == 401:
+		return "authentication_error"
+	case status == 403:
+		return "permission_error"
+	case status == 404:
+		return "not_found_error"
+	case status == 429:
+		return "rate_limit_error"
+	case status >= 500:
+		return "api_error"
+	default:
+		return "invalid_request_error"
+	}
+}
+
+// OpenAIError classifies an error answer from a cloud that speaks OpenAI's
+// error shape ({"error":{"message","type","param","code"}}), including Azure's
+// variant whose code is a string of the status or an Azure code. Non-JSON
+// bodies (an HTML error page) are tolerated. The x-should-retry header, when
+// present, overrides the status-based class, as it does in OpenAI's SDKs.
+func OpenAIError(status int, h *fasthttp.ResponseHeader, body []byte) *Error {
+	e := &Error{Status: status, Retryable: RetryableStatus(status), RetryAfter: RetryAfter(h)}
+	var p struct {
+		Error json.RawMessage `json:"error"`
+		Msg   string          `json:"message"`
+	}
+	if json.Unmarshal(body, &p) == nil {
+		var inner struct {
+			Message string          `json:"message"`
+			Type    *string         `json:"type"`
+			Param   json.RawMessage `json:"param"`
+			Code    json.RawMessage `json:"code"`
+		}
+		if json.Unmarshal(p.Error, &inner) == nil {
+			e.Message = inner.Message
+			if inner.Type != nil {
+				e.Type = *inner.Type
+			}
+			e.Param, e.Code = jsonText(inner.Param), jsonText(inner.Code)
+		} else if s := jsonText(p.Error); s != "" {
+			e.Message = s
+		} else {
+			e.Message = p.Msg
+		}
+	}
+	if e.Message == "" {
+		e.Message = "upstream answered " + strconv.Itoa(status) + " " + http.StatusText(status)
+	}
+	if e.Type == "" {
+		e.Type = TypeForStatus(status)
+	}
+	switch e.Code {
+	case "insufficient_quota", "content_filter", "DeploymentNotFound", "invalid_api_key":
+		// Same status as a transient failure, different meaning: no attempt can succeed.
+		e.Retryable = false
+	}
+	if e.Type == "insufficient_quota" {
+		e.Retryable = false
+	}
+	switch string(h.Peek("x-should-retry")) {
+	case "true":
+		e.Retryable = true
+	case "false":
+		e.Retryable = false
+	}
+	return e
+}
+
+// jsonText returns a JSON string's contents, a number's digits, or "" for null.
+func jsonText(r json.RawMessage) string {
+	if len(r) == 0 || string(r) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(r, &s) == nil {
+		return s
+	}
+	if r[0] == '{' || r[0] == '[' {
+		return ""
+	}
+	return string(r)
+}

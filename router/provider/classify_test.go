@@ -1,0 +1,43 @@
+package provider
+
+import (
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func TestOpenAIError(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    int
+		headers   map[string]string
+		body      string
+		retryable bool
+		code      string
+		typ       string
+		after     time.Duration
+	}{
+		{"rate limit", 429, map[string]string{"retry-after": "2"}, `{"error":{"message":"Rate limit reached","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`, true, "rate_limit_exceeded", "tokens", 2 * time.Second},
+		{"quota is final", 429, nil, `{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`, false, "insufficient_quota", "insufficient_quota", 0},
+		{"azure 429 ms hint wins", 429, map[string]string{"retry-after": "6", "retry-after-ms": "1500"}, `{"error":{"code":"429","message":"Requests … exceeded token rate limit"}}`, true, "429", "rate_limit_error", 1500 * time.Millisecond},
+		{"azure content filter", 400, nil, `{"error":{"message":"filtered","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation"}}}`, false, "content_filter", "invalid_request_error", 0},
+		{"bad key", 401, nil, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, false, "invalid_api_key", "invalid_request_error", 0},
+		{"overloaded", 503, nil, `{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}`, true, "", "server_error", 0},
+		{"html body", 502, nil, `<html>bad gateway</html>`, true, "", "api_error", 0},
+		{"x-should-retry false", 500, map[string]string{"x-should-retry": "false"}, `{}`, false, "", "api_error", 0},
+		{"numeric code", 404, nil, `{"error":{"message":"nope","code":404}}`, false, "404", "not_found_error", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h fasthttp.ResponseHeader
+			for k, v := range tt.headers {
+				h.Set(k, v)
+			}
+			e := OpenAIError(tt.status, &h, []byte(tt.body))
+			if e.Retryable != tt.retryable || e.Code != tt.code || e.Type != tt.typ || e.RetryAfter != tt.after || e.Message == "" || e.Status != tt.status {
+				t.Fatalf("got %+v", e)
+			}
+		})
+	}
+}

@@ -1,0 +1,504 @@
+package router
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/plugins"
+	"github.com/switchyard-dev/switchyard/router/openai"
+	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/upstream"
+)
+
+// exchange is the per-request scratch state. It is pooled: every buffer is
+// reused across requests, so the steady-state path allocates nothing. It is
+// owned by one request at a time and released when the response is complete
+// (after the stream for streamed answers).
+type exchange struct {
+	scan     openai.Request
+	redacted []byte // body after redaction plugins
+	upBody   []byte // body for one attempt (model mapped, include_usage forced)
+	out      []byte // translated answer
+	cands    []int
+	table    []plugins.Upstream
+	view     plugins.Request
+	ev       provider.Event
+	wbuf     []byte
+	vault    plugins.Vault
+	restorer plugins.StreamRestorer
+	restored []byte
+}
+
+var exchangePool = sync.Pool{New: func() any { return &exchange{} }}
+
+func acquireExchange() *exchange { return exchangePool.Get().(*exchange) }
+
+func releaseExchange(x *exchange) {
+	if cap(x.redacted) > 1<<20 || cap(x.upBody) > 1<<20 || cap(x.out) > 1<<20 {
+		return // let the GC take outsized buffers
+	}
+	x.redacted, x.upBody, x.out, x.wbuf = x.redacted[:0], x.upBody[:0], x.out[:0], x.wbuf[:0]
+	x.cands, x.table = x.cands[:0], x.table[:0]
+	x.ev = provider.Event{}
+	x.vault.Reset()
+	x.restored = x.restored[:0]
+	exchangePool.Put(x)
+}
+
+// proxy serves one OpenAI API call: the stages of DESIGN §1 in order.
+func (s *Server) proxy(ctx *fasthttp.RequestCtx, ep provider.Endpoint) {
+	start := time.Now()
+	// accept
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		writeError(ctx, 405, "Method not allowed: use POST.", "invalid_request_error", "", "method_not_allowed")
+		return
+	}
+	if !isJSON(ctx.Request.Header.ContentType()) {
+		writeError(ctx, 415, "Unsupported content type: send the body as application/json.", "invalid_request_error", "", "unsupported_media_type")
+		return
+	}
+	// identify
+	t := s.identify(ctx)
+	if t == nil {
+		return
+	}
+	x := acquireExchange()
+	release := true
+	defer func() {
+		if release {
+			releaseExchange(x)
+		}
+	}()
+	// parse
+	body := ctx.PostBody()
+	if !s.parse(ctx, ep, body, &x.scan) {
+		return
+	}
+	serving := s.ups.Serving(x.scan.Model)
+	if len(serving) == 0 {
+		writeError(ctx, 404, "The model '"+string(x.scan.Model)+"' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found")
+		return
+	}
+	// redact
+	if t.redactor != nil {
+		out, err := t.redactor.Redact(ctx, body, x.redacted[:0], &x.vault)
+		if err != nil {
+			s.pluginError(ctx, err)
+			return
+		}
+		if len(out) > 0 {
+			x.redacted = out
+			body = out
+			if !s.parse(ctx, ep, body, &x.scan) { // offsets moved; a plugin that broke the JSON is a plugin error
+				return
+			}
+		}
+	}
+	// route
+	x.cands = s.route(ctx, t, ep, x)
+	if len(x.cands) == 0 {
+		writeError(ctx, 404, "No upstream serves '"+string(x.scan.Model)+"' on "+ep.Suffix()+".", "invalid_request_error", "model", "model_not_found")
+		return
+	}
+	// forward, respond
+	release = !s.forward(ctx, ep, body, x, start)
+}
+
+// parse scans the body and checks what the endpoint requires, answering 400
+// itself when the body is unusable.
+func (s *Server) parse(ctx *fasthttp.RequestCtx, ep provider.Endpoint, body []byte, r *openai.Request) bool {
+	if len(body) == 0 {
+		writeError(ctx, 400, "We could not parse the JSON body of your request: the body is empty.", "invalid_request_error", "", "invalid_json")
+		return false
+	}
+	if err := openai.Scan(body, r); err != nil {
+		var fe *openai.FieldError
+		if errors.As(err, &fe) {
+			writeError(ctx, 400, fe.Message(), "invalid_request_error", fe.Param, "invalid_type")
+			return false
+		}
+		writeError(ctx, 400, "We could not parse the JSON body of your request. ("+err.Error()+")", "invalid_request_error", "", "invalid_json")
+		return false
+	}
+	if len(r.Model) == 0 {
+		writeError(ctx, 400, "You must provide a model parameter.", "invalid_request_error", "model", "missing_required_parameter")
+		return false
+	}
+	switch ep {
+	case provider.ChatCompletions:
+		if r.Messages < 0 {
+			writeError(ctx, 400, "Missing required parameter: 'messages'.", "invalid_request_error", "messages", "missing_required_parameter")
+			return false
+		}
+		if r.Messages == 0 {
+			writeError(ctx, 400, "Invalid 'messages': empty array. Expected an array with minimum length 1.", "invalid_request_error", "messages", "empty_array")
+			return false
+		}
+	case provider.Completions:
+		if !r.HasPrompt {
+			writeError(ctx, 400, "Missing required parameter: 'prompt'.", "invalid_request_error", "prompt", "missing_required_parameter")
+			return false
+		}
+	case provider.Embeddings:
+		if !r.HasInput {
+			writeError(ctx, 400, "Missing required parameter: 'input'.", "invalid_request_error", "input", "missing_required_parameter")
+			return false
+		}
+		if r.Stream {
+			writeError(ctx, 400, "Embeddings cannot be streamed.", "invalid_request_error", "stream", "invalid_value")
+			return false
+		}
+	}
+	if r.HasN && (r.N < 1 || r.N > 128) {
+		writeError(ctx, 400, "Invalid 'n': expected an integer from 1 to 128.", "invalid_request_error", "n", "invalid_value")
+		return false
+	}
+	return true
+}
+
+func (s *Server) pluginError(ctx *fasthttp.RequestCtx, err error) {
+	var pe *plugins.Error
+	if errors.As(err, &pe) {
+		writeError(ctx, pe.Status, pe.Message, "api_error", "", pe.Code)
+		return
+	}
+	writeError(ctx, 503, "A plugin failed: "+err.Error(), "api_error", "", "plugin_failed")
+}
+
+// route returns the ordered candidates: the routing plugin's choice when it
+// has one, filtered to upstreams that serve the model and endpoint, else the
+// default order.
+func (s *Server) route(ctx *fasthttp.RequestCtx, t *tenant, ep provider.Endpoint, x *exchange) []int {
+	cands := x.cands[:0]
+	if t.router != nil {
+		x.table = s.ups.Table(x.table[:0])
+		v := &x.view
+		*v = plugins.Request{Model: x.scan.Model, Tenant: t.name, Path: ep.Suffix(), PoP: s.cfg.PoP.Name,
+			Region: s.cfg.PoP.Region, Stream: x.scan.Stream, Deterministic: deterministic(&x.scan),
+			PromptTokens: int32(len(ctx.PostBody()) / 4)}
+		chosen, err := t.router.Route(ctx, v, x.table, cands)
+		if err == nil {
+			for _, i := range chosen {
+				if i >= 0 && i < len(s.ups.All) && servesModel(s.ups, i, x.scan.Model) && s.ups.All[i].Adapter.Supports(ep) && !contains(cands, i) {
+					cands = append(cands, i)
+				}
+			}
+		}
+		// A routing error under on_error: open is already "no opinion" here.
+	}
+	if len(cands) == 0 {
+		for _, i := range s.ups.DefaultOrder(x.scan.Model, cands) {
+			if s.ups.All[i].Adapter.Supports(ep) {
+				cands = append(cands, i)
+			}
+		}
+	}
+	return cands
+}
+
+func servesModel(set *upstream.Set, i int, model []byte) bool {
+	_, ok := set.All[i].Config.Models[string(model)]
+	return ok
+}
+
+func contains(xs []int, v int) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// deterministic is the default cacheability rule: temperature 0, top_p 0, or a seed.
+func deterministic(r *openai.Request) bool {
+	return (r.HasTemperature && r.Temperature == 0) || (r.HasTopP && r.TopP == 0) || r.HasSeed
+}
+
+func isJSON(ct []byte) bool {
+	const j = "application/json"
+	if len(ct) < len(j) {
+		return false
+	}
+	for i := 0; i < len(j); i++ {
+		if ct[i]|0x20 != j[i] && ct[i] != j[i] {
+			return false
+		}
+	}
+	return len(ct) == len(j) || ct[len(j)] == ';' || ct[len(j)] == ' '
+}
+
+// forward runs the attempt loop: each candidate in order until one answers.
+// Fallback is only possible before the first byte reached the client. It
+// returns true when it handed x to a stream writer that releases it.
+func (s *Server) forward(ctx *fasthttp.RequestCtx, ep provider.Endpoint, body []byte, x *exchange, start time.Time) bool {
+	lim := s.cfg.Limits
+	deadline := start.Add(lim.RequestTimeout)
+	r := &x.scan
+	wantUsage := r.Stream && ep != provider.Responses && !r.IncludeUsage
+	var last *provider.Error
+	attempts := 0
+	for ci := 0; ci < len(x.cands) && attempts < lim.MaxAttempts; ci++ {
+		u := s.ups.All[x.cands[ci]]
+		if wait := time.Until(u.CoolUntil()); wait > 0 {
+			// The cloud asked us to wait. Prefer another candidate; wait only
+			// when this is the last one and the wait fits the limits.
+			if ci+1 < len(x.cands) || wait > lim.MaxRetryAfter || time.Now().Add(wait).After(deadline) {
+				if last == nil {
+					last = &provider.Error{Status: 429, Type: "rate_limit_error", Code: "rate_limit_exceeded",
+						Message: "Upstream " + u.Name + " asked to retry later.", Retryable: true, RetryAfter: wait}
+				}
+				continue
+			}
+			time.Sleep(wait)
+		}
+		attempts++
+		call := provider.Call{Endpoint: ep, Model: u.Config.Models[string(r.Model)], Stream: r.Stream}
+		x.upBody = upstreamBody(x.upBody[:0], body, r, call.Model, wantUsage)
+		call.Body = x.upBody
+		done, err := s.attempt(ctx, u, &call, x, deadline, start)
+		if done {
+			return err == nil && r.Stream
+		}
+		last = err
+		if !err.Retryable {
+			break
+		}
+		if ci+1 == len(x.cands) && attempts < lim.MaxAttempts && err.RetryAfter > 0 && err.RetryAfter <= lim.MaxRetryAfter &&
+			time.Now().Add(err.RetryAfter).Before(deadline) {
+			// The only (or last) candidate asked for a short wait: honour it and try again.
+			time.Sleep(err.RetryAfter)
+			ci--
+		}
+	}
+	if last == nil {
+		last = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_unavailable", Message: "No upstream could serve the request."}
+	}
+	s.metrics.failed.Add(1)
+	writeUpstreamError(ctx, last)
+	return false
+}
+
+// attempt makes one upstream call. It returns done=true when the client has
+// its answer (success, or a final error already written); otherwise the error
+// says whether the next candidate may be tried.
+func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *provider.Call, x *exchange, deadline time.Time, start time.Time) (bool, *provider.Error) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	streaming := false
+	defer func() {
+		if !streaming {
+			fasthttp.ReleaseRequest(req)
+			fasthttp.ReleaseResponse(resp)
+		}
+	}()
+	if err := u.Adapter.Prepare(req, call); err != nil {
+		s.log.Error("prepare upstream request", "upstream", u.Name, "err", err)
+		return false, &provider.Error{Status: 502, Type: "api_error", Code: "upstream_config", Message: "Upstream " + u.Name + " could not be addressed.", Retryable: true}
+	}
+	resp.StreamBody = true // read error and stream bodies incrementally; JSON bodies are drained below
+	t0 := time.Now()
+	u.Begin()
+	if err := u.Client.DoDeadline(req, resp, deadline); err != nil {
+		u.End(time.Since(t0), true)
+		return false, transportError(err)
+	}
+	status := resp.StatusCode()
+	if status < 200 || status > 299 {
+		errBody, _ := readAtMost(resp.BodyStream(), 64<<10)
+		e := u.Adapter.Error(status, &resp.Header, errBody)
+		u.End(time.Since(t0), e.Retryable)
+		u.CoolFor(e.RetryAfter)
+		if !e.Retryable {
+			writeUpstreamError(ctx, e)
+			return true, e
+		}
+		return false, e
+	}
+	setServedBy(ctx, u)
+	if !call.Stream {
+		b, err := readAtMost(resp.BodyStream(), 64<<20)
+		if err != nil {
+			u.End(time.Since(t0), true)
+			return false, transportError(err)
+		}
+		u.FirstByte(time.Since(t0))
+		out, err := u.Adapter.DecodeJSON(x.out[:0], call, b)
+		if err != nil {
+			u.End(time.Since(t0), true)
+			return false, &provider.Error{Status: 502, Type: "api_error", Code: "bad_upstream_response", Message: "Upstream " + u.Name + " sent an answer that could not be translated.", Retryable: true}
+		}
+		u.End(time.Since(t0), false)
+		if x.vault.Len() > 0 {
+			out = x.vault.Restore(x.restored[:0], out)
+			x.restored = out
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(out)
+		if len(out) > 0 && &out[0] != &b[0] {
+			x.out = out
+		}
+		s.metrics.served.Add(1)
+		return true, nil
+	}
+	// Stream: read the first event before committing, so a cloud that fails
+	// at once still lets us fall back.
+	events := u.Adapter.Events(call, resp.BodyStream())
+	first, err := nextEvent(events, &x.ev, !x.scan.IncludeUsage && call.Endpoint != provider.Responses)
+	if err != nil && err != io.EOF {
+		u.End(time.Since(t0), true)
+		resp.CloseBodyStream()
+		var pe *provider.Error
+		if errors.As(err, &pe) {
+			return false, pe
+		}
+		return false, transportError(err)
+	}
+	u.FirstByte(time.Since(t0))
+	streaming = true
+	ctx.SetContentType("text/event-stream")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.Response.Header.Set("X-Accel-Buffering", "no")
+	ep := call.Endpoint
+	stripUsage := !x.scan.IncludeUsage && ep != provider.Responses
+	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		failed := false
+		defer func() {
+			u.End(time.Since(t0), failed)
+			resp.CloseBodyStream()
+			fasthttp.ReleaseRequest(req)
+			fasthttp.ReleaseResponse(resp)
+			releaseExchange(x)
+		}()
+		err := first
+		ev := &x.ev
+		restore := x.vault.Len() > 0
+		if restore {
+			x.restorer.Reset(&x.vault)
+		}
+		for err == nil {
+			data := ev.Data
+			if restore {
+				data = restoreChunk(x, data)
+			}
+			x.wbuf = openai.AppendEvent(x.wbuf[:0], ev.Name, data)
+			if _, werr := w.Write(x.wbuf); werr != nil {
+				return // client gone; closing the body stream cancels the upstream
+			}
+			if w.Flush() != nil {
+				return
+			}
+			_, err = nextEvent(events, ev, stripUsage)
+		}
+		switch {
+		case err == io.EOF:
+			if ep != provider.Responses {
+				w.Write(openai.DoneEvent)
+			}
+			s.metrics.served.Add(1)
+		default:
+			failed = true
+			s.metrics.streamErrors.Add(1)
+			pe, ok := err.(*provider.Error)
+			if !ok {
+				pe = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_stream_interrupted",
+					Message: "The upstream stream ended unexpectedly."}
+			}
+			x.wbuf = append(x.wbuf[:0], "data: "...)
+			x.wbuf = openai.AppendError(x.wbuf, pe.Message, pe.Type, pe.Param, pe.Code)
+			x.wbuf = append(x.wbuf, "\n\n"...)
+			w.Write(x.wbuf)
+		}
+		w.Flush()
+	})
+	return true, nil
+}
+
+// nextEvent reads the next event, skipping the usage-only chunk the router
+// asked for on the client's behalf when the client did not ask for it.
+func nextEvent(events provider.EventReader, ev *provider.Event, stripUsage bool) (error, error) {
+	for {
+		if err := events.Next(ev); err != nil {
+			return err, err
+		}
+		if stripUsage && isUsageChunk(ev.Data) {
+			continue
+		}
+		return nil, nil
+	}
+}
+
+var (
+	emptyChoices = []byte(`"choices":[]`)
+	usageObject  = []byte(`"usage":{`)
+)
+
+func isUsageChunk(data []byte) bool {
+	return bytes.Contains(data, emptyChoices) && bytes.Contains(data, usageObject)
+}
+
+func setServedBy(ctx *fasthttp.RequestCtx, u *upstream.Upstream) {
+	ctx.Response.Header.Set("x-switchyard-upstream", u.Name)
+	ctx.Response.Header.Set("x-switchyard-provider", u.Adapter.Provider())
+}
+
+// readAtMost drains a body stream up to n bytes.
+func readAtMost(r io.Reader, n int64) ([]byte, error) {
+	if r == nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(io.LimitReader(r, n))
+	return buf.Bytes(), err
+}
+
+// upstreamBody appends the body one attempt sends: "model" set to the
+// upstream's id and, when addUsage, stream_options.include_usage forced on so
+// the router always learns token usage. Edits are splices at the offsets the
+// scanner recorded; the rest of the body is copied byte for byte.
+func upstreamBody(dst, body []byte, r *openai.Request, model string, addUsage bool) []byte {
+	type splice struct {
+		at, skip int
+		text     string
+		quote    bool
+	}
+	var edits [2]splice
+	n := 0
+	edits[n] = splice{at: r.ModelStart, skip: r.ModelEnd - r.ModelStart, text: model, quote: true}
+	n++
+	if addUsage {
+		switch {
+		case r.StreamOptionsStart >= 0:
+			inner := bytes.TrimSpace(body[r.StreamOptionsStart+1 : r.StreamOptionsEnd-1])
+			text := `,"include_usage":true`
+			if len(inner) == 0 {
+				text = `"include_usage":true`
+			}
+			edits[n] = splice{at: r.StreamOptionsEnd - 1, text: text}
+		default:
+			edits[n] = splice{at: r.End, text: `,"stream_options":{"include_usage":true}`}
+		}
+		n++
+		if edits[1].at < edits[0].at {
+			edits[0], edits[1] = edits[1], edits[0]
+		}
+	}
+	pos := 0
+	for _, e := range edits[:n] {
+		dst = append(dst, body[pos:e.at]...)
+		if e.quote {
+			dst = openai.AppendJSONString(dst, []byte(e.text))
+		} else {
+			dst = append(dst, e.text...)
+		}
+		pos = e.at + e.skip
+	}
+	return append(dst, body[pos:]...)
+}

@@ -1,0 +1,284 @@
+// Package router is Switchyard's edge core. Server wires the stages of one
+// request in order — accept, parse, identify, redact, cache, route, forward,
+// respond, record — and this file reads top to bottom in that order.
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/plugins"
+	"github.com/switchyard-dev/switchyard/router/config"
+	"github.com/switchyard-dev/switchyard/router/openai"
+	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/upstream"
+)
+
+// PluginHost is what the router needs from the plugin runtime (plugins/wasm's
+// Set implements it). The core never imports a runtime.
+type PluginHost interface {
+	// Router returns the routing chain for a tenant's plugin list (empty = all),
+	// or nil when there are no routing plugins.
+	Router(tenantPlugins []string) plugins.Router
+	// Redactor likewise for redaction plugins.
+	Redactor(tenantPlugins []string) plugins.Redactor
+	// Healthy is nil unless a plugin keeps failing.
+	Healthy() error
+}
+
+// Options are the parts the command wires in.
+type Options struct {
+	// Logger receives operational logs; nil means slog.Default(). Prompts,
+	// completions and keys are never logged.
+	Logger *slog.Logger
+	// Build makes an adapter per upstream (see cmd/switchyard); required.
+	Build upstream.Builder
+	// Plugins is the plugin runtime; nil runs without plugins.
+	Plugins PluginHost
+}
+
+// Server is one running router. Build it with New, run it with Serve, stop it
+// with Close. Safe for concurrent use.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	ups     *upstream.Set
+	plugins PluginHost
+	tenants map[string]*tenant // by client key
+	deflt   *tenant            // when no tenants are configured
+	models  []byte             // GET /v1/models body
+	modelIx map[string][]byte  // GET /v1/models/{id} bodies
+	srv     *fasthttp.Server
+	metrics metrics
+	closed  atomic.Bool
+}
+
+type tenant struct {
+	name     string
+	router   plugins.Router
+	redactor plugins.Redactor
+}
+
+// New builds a server from a validated config. It owns everything it builds:
+// Close releases it, and a failing New releases what it built.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	if opts.Build == nil {
+		return nil, errors.New("router: Options.Build is required")
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, plugins: opts.Plugins, tenants: map[string]*tenant{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	ups, err := upstream.NewSet(cfg.Upstreams, opts.Build)
+	if err != nil {
+		return nil, err
+	}
+	s.ups = ups
+	s.metrics.init(ups)
+	mk := func(name string, names []string) *tenant {
+		t := &tenant{name: name}
+		if s.plugins != nil {
+			t.router, t.redactor = s.plugins.Router(names), s.plugins.Redactor(names)
+		}
+		return t
+	}
+	if len(cfg.Tenants) == 0 {
+		s.deflt = mk("default", nil)
+	}
+	for _, tc := range cfg.Tenants {
+		t := mk(tc.Name, tc.Plugins)
+		for _, k := range tc.Keys {
+			s.tenants[k] = t
+		}
+	}
+	s.models, s.modelIx = modelsBodies(cfg)
+	l := cfg.Limits
+	s.srv = &fasthttp.Server{
+		Handler:                       s.Handle,
+		ErrorHandler:                  serverErrorHandler,
+		Name:                          "switchyard",
+		MaxRequestBodySize:            int(l.MaxBodyBytes),
+		ReadBufferSize:                int(l.MaxHeaderBytes),
+		ReadTimeout:                   l.ReadTimeout,
+		WriteTimeout:                  l.WriteTimeout,
+		IdleTimeout:                   l.IdleTimeout,
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		DisablePreParseMultipartForm:  true,
+		CloseOnShutdown:               true,
+		DisableHeaderNamesNormalizing: false,
+		Logger:                        fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until Close.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Close stops accepting, lets requests in flight finish (bounded by ctx), and
+// releases upstream pools. Safe to call twice.
+func (s *Server) Close(ctx context.Context) error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := s.srv.ShutdownWithContext(ctx)
+	s.ups.Close()
+	return err
+}
+
+// Upstreams exposes the upstream set (for metrics and tests).
+func (s *Server) Upstreams() *upstream.Set { return s.ups }
+
+// Handle is the fasthttp handler: it dispatches by path.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	path := ctx.Path()
+	switch string(path) {
+	case "/v1/chat/completions":
+		s.proxy(ctx, provider.ChatCompletions)
+	case "/v1/completions":
+		s.proxy(ctx, provider.Completions)
+	case "/v1/embeddings":
+		s.proxy(ctx, provider.Embeddings)
+	case "/v1/responses":
+		s.proxy(ctx, provider.Responses)
+	case "/v1/models":
+		if s.onlyGet(ctx) && s.identify(ctx) != nil {
+			ctx.SetContentType("application/json")
+			ctx.SetBody(s.models)
+		}
+	case "/healthz":
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":"ok"}`)
+	case "/readyz":
+		s.readyz(ctx)
+	case "/metrics":
+		s.metrics.write(ctx, s)
+	default:
+		if len(path) > len("/v1/models/") && string(path[:len("/v1/models/")]) == "/v1/models/" {
+			if s.onlyGet(ctx) && s.identify(ctx) != nil {
+				s.model(ctx, path[len("/v1/models/"):])
+			}
+			return
+		}
+		writeError(ctx, 404, "Unknown request URL: "+string(ctx.Method())+" "+string(path)+".", "invalid_request_error", "", "unknown_url")
+	}
+}
+
+func (s *Server) onlyGet(ctx *fasthttp.RequestCtx) bool {
+	if ctx.IsGet() || ctx.IsHead() {
+		return true
+	}
+	ctx.Response.Header.Set("Allow", "GET, HEAD")
+	writeError(ctx, 405, "Method not allowed: use GET.", "invalid_request_error", "", "method_not_allowed")
+	return false
+}
+
+// identify maps the client key to a tenant, or answers 401 and returns nil.
+func (s *Server) identify(ctx *fasthttp.RequestCtx) *tenant {
+	if s.deflt != nil {
+		return s.deflt
+	}
+	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	const bearer = "Bearer "
+	if len(auth) > len(bearer) && string(auth[:len(bearer)]) == bearer {
+		if t := s.tenants[string(auth[len(bearer):])]; t != nil {
+			return t
+		}
+	}
+	writeError(ctx, 401, "Incorrect API key provided.", "invalid_request_error", "", "invalid_api_key")
+	return nil
+}
+
+func (s *Server) model(ctx *fasthttp.RequestCtx, id []byte) {
+	if b, ok := s.modelIx[string(id)]; ok {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(b)
+		return
+	}
+	writeError(ctx, 404, "The model '"+string(id)+"' does not exist or you do not have access to it.", "invalid_request_error", "model", "model_not_found")
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	var problems []string
+	healthy := 0
+	for _, u := range s.ups.All {
+		if err := u.Adapter.Ready(); err != nil {
+			problems = append(problems, "upstream "+u.Name+": "+err.Error())
+			continue
+		}
+		healthy++
+	}
+	if healthy == 0 {
+		problems = append(problems, "no upstream can authenticate")
+	}
+	if s.plugins != nil {
+		if err := s.plugins.Healthy(); err != nil {
+			problems = append(problems, "plugins: "+err.Error())
+		}
+	}
+	ctx.SetContentType("application/json")
+	b := []byte(`{"status":`)
+	if len(problems) == 0 && !s.closed.Load() {
+		b = append(b, `"ready"}`...)
+		ctx.SetBody(b)
+		return
+	}
+	ctx.SetStatusCode(503)
+	b = append(b, `"not_ready","problems":[`...)
+	for i, p := range problems {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = openai.AppendJSONString(b, []byte(p))
+	}
+	ctx.SetBody(append(b, "]}"...))
+}
+
+// modelsBodies renders the /v1/models list and one body per model.
+func modelsBodies(cfg *config.Config) ([]byte, map[string][]byte) {
+	owners := map[string]string{}
+	for _, u := range cfg.Upstreams {
+		for public := range u.Models {
+			if _, ok := owners[public]; !ok {
+				owners[public] = u.Provider
+			}
+		}
+	}
+	names := make([]string, 0, len(owners))
+	for n := range owners {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	created := strconv.FormatInt(time.Now().Unix(), 10)
+	ix := map[string][]byte{}
+	list := []byte(`{"object":"list","data":[`)
+	for i, n := range names {
+		m := []byte(`{"id":`)
+		m = openai.AppendJSONString(m, []byte(n))
+		m = append(m, `,"object":"model","created":`...)
+		m = append(m, created...)
+		m = append(m, `,"owned_by":"switchyard"}`...)
+		ix[n] = m
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = append(list, m...)
+	}
+	return append(list, "]}"...), ix
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	// fasthttp's messages carry connection errors, never request bodies.
+	f.l.Debug("fasthttp", "msg", format)
+}
+
