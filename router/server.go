@@ -281,4 +281,3 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	// fasthttp's messages carry connection errors, never request bodies.
 	f.l.Debug("fasthttp", "msg", format)
 }
-

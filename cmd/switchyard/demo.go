@@ -57,7 +57,7 @@ func demoCmd(args []string, withRouter bool) error {
 }
 
 func demoMain(args []string) error { return demoCmd(args, true) }
-func mock(args []string) error { return demoCmd(args, false) }
+func mock(args []string) error     { return demoCmd(args, false) }
 
 func printDemoHelp(addr string, cfg *config.Config) {
 	fmt.Printf(`
@@ -73,4 +73,3 @@ Models: %v
 Add -i to see x-switchyard-upstream / x-switchyard-provider / x-switchyard-cache. Ctrl-C stops.
 `, addr, cfg.Models())
 }
-

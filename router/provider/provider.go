@@ -110,4 +110,3 @@ type Error struct {
 func (e *Error) Error() string {
 	return fmt.Sprintf("upstream %d %s: %s", e.Status, e.Code, e.Message)
 }
-
