@@ -1,0 +1,22 @@
+//go:build !race
+
+package cache
+
+import "testing"
+
+func TestKeyAllocs(t *testing.T) {
+	body := benchBody(2048)
+	unsorted := []byte(`{"z":{"y":[{"b":1,"a":2}],"x":"\u0041"},"a":1.50}`)
+	var k Keyer
+	for _, b := range [][]byte{body, unsorted} {
+		b := b
+		k.Key("acme", "/v1/chat/completions", []byte("gpt-5.5"), b) // grow the scratch buffers
+		if n := testing.AllocsPerRun(100, func() {
+			if _, err := k.Key("acme", "/v1/chat/completions", []byte("gpt-5.5"), b); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("Key allocates %v times per call", n)
+		}
+	}
+}
