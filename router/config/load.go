@@ -420,6 +420,14 @@ func decodeHook(from, to reflect.Value) (any, error) {
 		return data, nil
 	}
 	switch to.Kind() {
+	case reflect.Slice:
+		if _, ok := data.([]any); !ok && data != nil {
+			return nil, fmt.Errorf("expected a list, got %s", describeValue(data))
+		}
+	case reflect.Map, reflect.Struct:
+		if _, ok := data.(map[string]any); !ok && data != nil {
+			return nil, fmt.Errorf("expected a mapping, got %s", describeValue(data))
+		}
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		switch d := data.(type) {
 		case string:
