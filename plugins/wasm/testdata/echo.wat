@@ -1,0 +1,58 @@
+;; Host test fixture: A well-behaved plugin for host tests: route returns every upstream index in
+;; reverse order; redact replaces a body starting with '!' by the same body with
+;; '<BANG_1>' for the '!' (pair <BANG_1> -> !), else reports no match.
+(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 16) "fixture")
+  (data (i32.const 32) "0.0.1")
+  (func (export "plugin_name") (result i64) (i64.const 0x0000001000000007))
+  (func (export "plugin_version") (result i64) (i64.const 0x0000002000000005))
+  (func (export "alloc") (param $n i32) (result i32)
+    (local $p i32) (local $end i32) (local $have i32)
+    (local.set $p (global.get $heap))
+    (local.set $end (i32.and (i32.add (i32.add (local.get $p) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $end) (local.get $have))
+      (then
+        (if (i32.eq (memory.grow (i32.shr_u (i32.add (i32.sub (local.get $end) (local.get $have)) (i32.const 65535)) (i32.const 16)))
+                    (i32.const -1))
+          (then (return (i32.const 0))))))
+    (global.set $heap (local.get $end))
+    (local.get $p))
+  (func (export "switchyard_abi_version") (result i32) (i32.const 1))
+  (func (export "init") (param i32 i32) (result i32) (i32.const 0))
+
+  (func (export "route") (param $p i32) (param $len i32) (result i64)
+    (local $n i32) (local $i i32)
+    (local.set $n (i32.load8_u offset=4 (local.get $p)))   ;; prompt_tokens = number of upstreams to return
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (i32.store (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2)))
+                 (i32.sub (i32.sub (local.get $n) (local.get $i)) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (i64.or (i64.const 0x0000040000000000) (i64.extend_i32_u (i32.shl (local.get $n) (i32.const 2)))))
+  (data (i32.const 64) "<BANG_1>")
+  (func (export "redact") (param $p i32) (param $len i32) (result i64)
+    (local $blen i32) (local $o i32) (local $body i32)
+    (local.set $blen (i32.load offset=4 (local.get $p)))
+    (local.set $body (i32.add (local.get $p) (i32.const 8)))
+    (if (i32.eqz (local.get $blen)) (then (return (i64.const 0))))
+    (if (i32.ne (i32.load8_u (local.get $body)) (i32.const 0x21)) (then (return (i64.const 0))))
+    ;; output record at the end of the input: body_len, "<BANG_1>" + body[1:], 1 pair
+    (local.set $o (i32.and (i32.add (i32.add (local.get $p) (local.get $len)) (i32.const 7)) (i32.const -8)))
+    (if (i32.gt_u (i32.add (i32.add (local.get $o) (local.get $blen)) (i32.const 64)) (i32.shl (memory.size) (i32.const 16)))
+      (then (drop (memory.grow (i32.add (i32.shr_u (local.get $blen) (i32.const 16)) (i32.const 1))))))
+    (i32.store (local.get $o) (i32.add (local.get $blen) (i32.const 7)))
+    (memory.copy (i32.add (local.get $o) (i32.const 4)) (i32.const 64) (i32.const 8))
+    (memory.copy (i32.add (local.get $o) (i32.const 12)) (i32.add (local.get $body) (i32.const 1)) (i32.sub (local.get $blen) (i32.const 1)))
+    (local.set $p (i32.add (i32.add (local.get $o) (i32.const 11)) (local.get $blen)))   ;; end of body
+    (i32.store (local.get $p) (i32.const 1))
+    (i32.store offset=4 (local.get $p) (i32.const 8))
+    (memory.copy (i32.add (local.get $p) (i32.const 8)) (i32.const 64) (i32.const 8))
+    (i32.store offset=16 (local.get $p) (i32.const 1))
+    (i32.store8 offset=20 (local.get $p) (i32.const 0x21))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $o)) (i64.const 32))
+            (i64.extend_i32_u (i32.sub (i32.add (local.get $p) (i32.const 21)) (local.get $o)))))
+)

@@ -1,0 +1,25 @@
+;; Host test fixture: init refuses its config with error code 4.
+(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 16) "fixture")
+  (data (i32.const 32) "0.0.1")
+  (func (export "plugin_name") (result i64) (i64.const 0x0000001000000007))
+  (func (export "plugin_version") (result i64) (i64.const 0x0000002000000005))
+  (func (export "alloc") (param $n i32) (result i32)
+    (local $p i32) (local $end i32) (local $have i32)
+    (local.set $p (global.get $heap))
+    (local.set $end (i32.and (i32.add (i32.add (local.get $p) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $end) (local.get $have))
+      (then
+        (if (i32.eq (memory.grow (i32.shr_u (i32.add (i32.sub (local.get $end) (local.get $have)) (i32.const 65535)) (i32.const 16)))
+                    (i32.const -1))
+          (then (return (i32.const 0))))))
+    (global.set $heap (local.get $end))
+    (local.get $p))
+  (func (export "switchyard_abi_version") (result i32) (i32.const 1))
+
+  (func (export "init") (param i32 i32) (result i32) (i32.const 4))
+  (func (export "route") (param $p i32) (param $len i32) (result i64) (i64.const 0))
+)
