@@ -49,6 +49,13 @@ func TestParseByteSizeErrors(t *testing.T) {
 	}
 }
 
+func TestByteSizeUnmarshalTextError(t *testing.T) {
+	b := ByteSize(7)
+	if err := b.UnmarshalText([]byte("4 parsecs")); !errors.Is(err, ErrByteSize) || b != 7 {
+		t.Errorf("UnmarshalText(bad) = %v, left %d; want ErrByteSize and no change", err, b)
+	}
+}
+
 func TestByteSizeString(t *testing.T) {
 	tests := []struct {
 		in   ByteSize
@@ -65,6 +72,9 @@ func TestByteSizeString(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.in.String(); got != tt.want {
 			t.Errorf("ByteSize(%d).String() = %q, want %q", int64(tt.in), got, tt.want)
+		}
+		if txt, err := tt.in.MarshalText(); err != nil || string(txt) != tt.want {
+			t.Errorf("MarshalText(%d) = %q, %v", int64(tt.in), txt, err)
 		}
 		var b ByteSize
 		if err := b.UnmarshalText([]byte(tt.want)); err != nil || b != tt.in {

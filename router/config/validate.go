@@ -158,6 +158,9 @@ func (c *Config) validateUpstreams(ps *problems) {
 			checkURL(ps, p+".base_url", u.BaseURL)
 		}
 		a := u.Auth
+		if u.APIVersion != "" && u.Provider != ProviderAzure {
+			ps.add(p+".api_version", "applies only to azure upstreams")
+		}
 		switch u.Provider {
 		case ProviderOpenAI:
 			onlyFor(ps, p+".api", u.API, "azure and bedrock")
@@ -171,8 +174,11 @@ func (c *Config) validateUpstreams(ps *problems) {
 			if u.API != APIAzureDeployments && u.API != APIAzureV1 {
 				ps.add(p+".api", "expected deployments or v1 for provider azure; got %q", u.API)
 			}
-			if a.APIKey == "" && a.BearerToken == "" {
+			switch {
+			case a.APIKey == "" && a.BearerToken == "":
 				ps.add(p+".auth.api_key", "provider azure needs auth.api_key or auth.bearer_token")
+			case a.APIKey != "" && a.BearerToken != "":
+				ps.add(p+".auth.bearer_token", "set auth.api_key or auth.bearer_token, not both")
 			}
 		case ProviderBedrock:
 			if u.API != APIBedrockOpenAI && u.API != APIBedrockConverse {
@@ -186,6 +192,9 @@ func (c *Config) validateUpstreams(ps *problems) {
 			}
 			if a.SessionToken != "" && a.AccessKeyID == "" {
 				ps.add(p+".auth.session_token", "needs access_key_id and secret_access_key")
+			}
+			if a.BearerToken != "" && a.AccessKeyID != "" {
+				ps.add(p+".auth.bearer_token", "set a Bedrock API key (bearer_token) or SigV4 keys, not both")
 			}
 		case ProviderVertex:
 			onlyFor(ps, p+".api", u.API, "azure and bedrock")

@@ -130,6 +130,11 @@ func TestValidateRules(t *testing.T) {
 		{"openai api key", func(c *Config) { c.Upstreams[0].Auth.APIKey = "" }, "upstreams[0].auth.api_key", "API key is required"},
 		{"openai api not applicable", func(c *Config) { c.Upstreams[0].API = "v1" }, "upstreams[0].api", "only to azure and bedrock"},
 		{"azure base_url", func(c *Config) { c.Upstreams[1].BaseURL = "" }, "upstreams[1].base_url", "required for provider azure"},
+		{"azure both auths", func(c *Config) { c.Upstreams[1].Auth.BearerToken = "t" }, "upstreams[1].auth.bearer_token", "not both"},
+		{"api_version not azure", func(c *Config) { c.Upstreams[2].APIVersion = "2024-10-21" }, "upstreams[2].api_version", "only to azure"},
+		{"bedrock bearer and sigv4", func(c *Config) {
+			c.Upstreams[2].Auth = Auth{BearerToken: "b", AccessKeyID: "a", SecretAccessKey: "s"}
+		}, "upstreams[2].auth.bearer_token", "not both"},
 		{"azure api", func(c *Config) { c.Upstreams[1].API = "converse" }, "upstreams[1].api", "deployments or v1"},
 		{"azure auth", func(c *Config) { c.Upstreams[1].Auth = Auth{} }, "upstreams[1].auth.api_key", "api_key or auth.bearer_token"},
 		{"bedrock api", func(c *Config) { c.Upstreams[2].API = "v1" }, "upstreams[2].api", "openai or converse"},
