@@ -272,8 +272,32 @@ func appendToolUse(dst []byte, tc *fastjson.Value, msg int) ([]byte, error) {
 	dst = append(dst, `,"name":`...)
 	dst = oaiwire.AppendString(dst, tc.GetStringBytes("function", "name"))
 	dst = append(dst, `,"input":`...)
-	dst = append(dst, args...)
+	dst = appendCompact(dst, args)
 	return append(dst, "}}"...), nil
+}
+
+// appendCompact appends valid JSON src without insignificant whitespace.
+func appendCompact(dst, src []byte) []byte {
+	inString, escaped := false, false
+	for _, c := range src {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // appendInferenceConfig maps temperature, top_p, max_(completion_)tokens and

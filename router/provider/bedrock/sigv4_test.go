@@ -77,7 +77,7 @@ func TestSigV4SessionTokenSigned(t *testing.T) {
 
 func TestEscapedSegment(t *testing.T) {
 	for in, want := range map[string]string{
-		"openai.gpt-oss-20b-1:0": "openai.gpt-oss-20b-1%3A0",
+		"openai.gpt-oss-20b-1:0":                               "openai.gpt-oss-20b-1%3A0",
 		"arn:aws:bedrock:us-east-1:123:inference-profile/us.x": "arn%3Aaws%3Abedrock%3Aus-east-1%3A123%3Ainference-profile%2Fus.x",
 		"a b~_.-": "a%20b~_.-",
 	} {

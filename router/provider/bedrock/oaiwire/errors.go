@@ -118,6 +118,21 @@ func StatusForType(typ, code string) int {
 	return 500
 }
 
+// TypeForStatus is the OpenAI error type a client expects for an HTTP status.
+func TypeForStatus(status int) string {
+	switch {
+	case status == 429:
+		return "rate_limit_error"
+	case status == 401:
+		return "authentication_error"
+	case status == 403:
+		return "permission_error"
+	case status >= 400 && status < 500:
+		return "invalid_request_error"
+	}
+	return "server_error"
+}
+
 // OpenAIStreamError is the default ErrorFunc: an OpenAI-style error payload
 // inside a stream. The stream has already started, so Retryable only says
 // what kind of failure it was; the router does not retry after first byte.
@@ -130,7 +145,7 @@ func OpenAIStreamError(payload []byte) *provider.Error {
 	}
 	typ := eb.Type
 	if typ == "" {
-		typ = "server_error"
+		typ = TypeForStatus(st)
 	}
 	code := eb.Code
 	if code == "" {
