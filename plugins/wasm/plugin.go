@@ -53,6 +53,9 @@ type Options struct {
 	CacheDir string
 	// Logger receives load, failure and guest log lines. nil = slog.Default().
 	Logger *slog.Logger
+	// PollInterval is how often a Set checks its plugin files for changes
+	// (modification time and size). 0 = every second; < 0 = never.
+	PollInterval time.Duration
 }
 
 // Plugin is one loaded Wasm module: a runtime, the compiled module and a
@@ -204,6 +207,12 @@ func LoadBytes(ctx context.Context, p config.Plugin, wasm []byte, opts Options) 
 			}
 		}
 		pl.slots <- in
+	}
+	if want != 0 {
+		if !pl.kinds.Has(want) {
+			return nil, fmt.Errorf("plugin %q: %w: configured kind %q, module serves %q", p.Name, ErrNoHook, want, pl.kinds)
+		}
+		pl.kinds = want
 	}
 	if pl.name == "" {
 		pl.name = pl.modName
