@@ -1,0 +1,745 @@
+package openai
+
+import (
+	"encoding/binary"
+	"errors"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Why a hand-written scanner instead of encoding/json?
+//
+// The router reads a handful of top-level fields from every request body (model, stream, sampling
+// parameters, message count) before it decides anything, and the body itself is forwarded, not
+// re-encoded. encoding/json would decode the whole document into Go values, allocating for every
+// message string, and it needs a second pass (its own validity scan) before decoding. Scan makes one
+// pass over the bytes, validates the whole document while it goes, pulls out only the fields below,
+// and allocates nothing in steady state. BenchmarkScan vs BenchmarkScanEncodingJSON in
+// scan_bench_test.go measures the difference on a realistic 2 KB chat body.
+
+// MaxDepth is the deepest nesting of objects and arrays Scan accepts; the top-level object is depth 1.
+// Deeper bodies are rejected with a *SyntaxError. Real requests (messages, tools with JSON schemas)
+// stay far below it; the limit bounds the scanner's recursion so a hostile body cannot exhaust the stack.
+const MaxDepth = 128
+
+var (
+	// ErrSyntax is wrapped by every *SyntaxError: the body is not well-formed JSON.
+	ErrSyntax = errors.New("openai: malformed JSON")
+	// ErrType is wrapped by every *FieldError: a known field has the wrong JSON type.
+	ErrType = errors.New("openai: wrong type")
+	// ErrNotObject is returned for a well-formed body whose top-level value is not an object.
+	ErrNotObject = errors.New("openai: request body is not a JSON object")
+)
+
+// SyntaxError reports malformed JSON and where the scanner noticed it. It unwraps to ErrSyntax.
+type SyntaxError struct {
+	Offset int    // byte offset in the body
+	Msg    string // what was wrong, without any body content (bodies hold prompts and must not be logged)
+}
+
+func (e *SyntaxError) Error() string {
+	return "openai: malformed JSON at byte " + strconv.Itoa(e.Offset) + ": " + e.Msg
+}
+
+func (e *SyntaxError) Unwrap() error { return ErrSyntax }
+
+// FieldError reports a known field whose value has the wrong JSON type (or a number outside the
+// field's range). Param is the OpenAI "param" of the error body: the key as it appears in the
+// request ("model", "max_completion_tokens", "stream_options.include_usage"). It unwraps to ErrType.
+type FieldError struct {
+	Param string
+	Want  string // "a string", "a boolean", "a number", "an integer", "an array", "an object"
+}
+
+func (e *FieldError) Error() string { return "openai: " + e.Message() }
+
+// Message is the client-facing text for the error body's "message". It names the field and the
+// expected type, never the value that was sent.
+func (e *FieldError) Message() string {
+	return "Invalid type for '" + e.Param + "': expected " + e.Want + "."
+}
+
+func (e *FieldError) Unwrap() error { return ErrType }
+
+// Request is what the router needs from a request body. Only top-level keys are read ("model" inside
+// a message is ignored), keys match exactly (case-sensitive, like OpenAI), and for a duplicated key
+// the last occurrence wins, as in encoding/json. A JSON null counts as absent for every field.
+//
+// Byte slices are views into the scanned body (or into the Request's own scratch buffer when the
+// model name had to be unescaped): they are valid until the body is modified or the Request is
+// scanned again or Reset. A Request is not safe for concurrent use; reuse one per request (pooled with
+// the request context) so its scratch buffer is reused and Scan allocates nothing.
+type Request struct {
+	// Model is the unescaped model name; nil when absent.
+	Model []byte
+
+	Stream           bool
+	IncludeUsage     bool // stream_options.include_usage
+	HasStreamOptions bool // stream_options is an object
+
+	Temperature    float64
+	HasTemperature bool
+	TopP           float64
+	HasTopP        bool
+	Seed           int64
+	HasSeed        bool
+	N              int
+	HasN           bool
+	// MaxTokens is max_tokens, max_completion_tokens or max_output_tokens (Responses API), whichever
+	// of them comes last in the body.
+	MaxTokens    int
+	HasMaxTokens bool
+
+	// Messages is the number of elements of "messages", or -1 when absent.
+	Messages int
+	// HasInput reports a non-null "input" (embeddings, responses); HasPrompt a non-null "prompt"
+	// (completions).
+	HasInput, HasPrompt bool
+
+	// ModelStart and ModelEnd delimit the model string value in the body, quotes included
+	// (body[ModelStart:ModelEnd] is `"gpt-5"`), so the router can rewrite it in place; -1 when absent.
+	ModelStart, ModelEnd int
+	// StreamOptionsStart and StreamOptionsEnd delimit the stream_options object, braces included;
+	// -1 when absent or null.
+	StreamOptionsStart, StreamOptionsEnd int
+	// End is the offset of the top-level object's closing brace; -1 before a successful Scan.
+	End int
+
+	modelBuf []byte // scratch for an escaped model name; owned by the Request, reused
+	keyBuf   []byte // scratch for escaped keys; owned by the Request, reused
+}
+
+// Reset clears r to the "nothing present" state, keeping its scratch buffers.
+func (r *Request) Reset() {
+	*r = Request{
+		modelBuf:           r.modelBuf[:0],
+		keyBuf:             r.keyBuf[:0],
+		Messages:           -1,
+		ModelStart:         -1,
+		ModelEnd:           -1,
+		StreamOptionsStart: -1,
+		StreamOptionsEnd:   -1,
+		End:                -1,
+	}
+}
+
+// Scan parses body into r (which it resets first). It validates the whole body in one pass and
+// returns:
+//   - a *SyntaxError (errors.Is(err, ErrSyntax)) for malformed JSON, including nesting deeper than
+//     MaxDepth and anything but whitespace after the top-level value;
+//   - ErrNotObject when the body is well-formed but not an object;
+//   - a *FieldError (errors.Is(err, ErrType)) naming the first known field, in body order, with the
+//     wrong type — even if a later duplicate of that key is well-typed, as encoding/json does.
+//
+// Malformed JSON takes precedence over a wrong type. Whether required fields are present (model,
+// non-empty messages) is for the caller to decide per endpoint. On error r's fields are unspecified.
+// Scan allocates only when it returns an error or the first time r's scratch buffer grows.
+func Scan(body []byte, r *Request) error {
+	r.Reset()
+	s := scanner{b: body, r: r}
+	i := s.ws(0)
+	if i >= len(body) {
+		return s.syntax(i, "unexpected end of input")
+	}
+	top := body[i] == '{'
+	var end int
+	if top {
+		end = s.obj(i, 1, kindTop)
+	} else {
+		end = s.value(i, 1)
+	}
+	if end < 0 {
+		return s.err()
+	}
+	if j := s.ws(end); j != len(body) {
+		return s.syntax(j, "invalid character after top-level value")
+	}
+	if !top {
+		return ErrNotObject
+	}
+	if s.typeParam != "" {
+		return &FieldError{Param: s.typeParam, Want: s.typeWant}
+	}
+	r.End = end - 1
+	return nil
+}
+
+// objKind selects what obj does with the members it scans.
+type objKind uint8
+
+const (
+	kindSkip          objKind = iota // validate only
+	kindTop                          // the request object: dispatch known keys to the field scanners
+	kindStreamOptions                // stream_options: read include_usage
+)
+
+// scanner holds one Scan's state. Its methods take the offset of the first byte of a token and
+// return the offset just past it, or -1 after recording a syntax error.
+type scanner struct {
+	b []byte
+	r *Request
+
+	errOff int
+	errMsg string
+
+	typeParam string // first wrong-typed field, "" if none
+	typeWant  string
+}
+
+func (s *scanner) fail(i int, msg string) int {
+	if s.errMsg == "" {
+		s.errOff, s.errMsg = i, msg
+	}
+	return -1
+}
+
+func (s *scanner) err() error { return &SyntaxError{Offset: s.errOff, Msg: s.errMsg} }
+
+func (s *scanner) syntax(i int, msg string) error {
+	s.fail(i, msg)
+	return s.err()
+}
+
+// eof records an unexpected end of input; truncated bodies are the common malformed case.
+func (s *scanner) eof() int { return s.fail(len(s.b), "unexpected end of input") }
+
+// typeErr records the first wrong-typed field; scanning goes on so that a syntax error later in the
+// body still wins.
+func (s *scanner) typeErr(param, want string) {
+	if s.typeParam == "" {
+		s.typeParam, s.typeWant = param, want
+	}
+}
+
+func (s *scanner) ws(i int) int {
+	b := s.b
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// value scans any JSON value at b[i] nested at the given depth (the depth a container there would have).
+func (s *scanner) value(i, depth int) int {
+	b := s.b
+	if i >= len(b) {
+		return s.eof()
+	}
+	switch c := b[i]; c {
+	case '"':
+		end, _ := s.str(i)
+		return end
+	case '{':
+		return s.obj(i, depth, kindSkip)
+	case '[':
+		end, _ := s.arr(i, depth)
+		return end
+	case 't':
+		return s.lit(i, "true")
+	case 'f':
+		return s.lit(i, "false")
+	case 'n':
+		return s.lit(i, "null")
+	default:
+		if c == '-' || isDigit(c) {
+			end, _ := s.num(i)
+			return end
+		}
+		return s.fail(i, "invalid character looking for a value")
+	}
+}
+
+func (s *scanner) lit(i int, word string) int {
+	b := s.b
+	for k := 0; k < len(word); k++ {
+		if i+k >= len(b) {
+			return s.eof()
+		}
+		if b[i+k] != word[k] {
+			return s.fail(i+k, "invalid character in literal")
+		}
+	}
+	return i + len(word)
+}
+
+// num scans a number per RFC 8259 and reports whether it is an integer (no fraction, no exponent).
+func (s *scanner) num(i int) (int, bool) {
+	b := s.b
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return s.eof(), false
+	case b[i] == '0':
+		i++
+	case isDigit(b[i]):
+		i++
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return s.fail(i, "invalid character in number"), false
+	}
+	isInt := true
+	if i < len(b) && b[i] == '.' {
+		isInt = false
+		i++
+		if i >= len(b) {
+			return s.eof(), false
+		}
+		if !isDigit(b[i]) {
+			return s.fail(i, "invalid character after decimal point"), false
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		isInt = false
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) {
+			return s.eof(), false
+		}
+		if !isDigit(b[i]) {
+			return s.fail(i, "invalid character in exponent"), false
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	return i, isInt
+}
+
+// str scans the string whose opening quote is b[i] and reports whether it contains escapes.
+// Invalid UTF-8 is accepted (as encoding/json does); it is replaced by U+FFFD only when a value is
+// unescaped.
+func (s *scanner) str(i int) (int, bool) {
+	b := s.b
+	i++
+	esc := false
+	for {
+		// Fast path: plain string bytes, eight at a time while there are eight left.
+		for i+8 <= len(b) && !hasSpecial8(b[i:i+8]) {
+			i += 8
+		}
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return s.eof(), false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, esc
+		case c == '\\':
+			esc = true
+			if i+1 >= len(b) {
+				return s.eof(), false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				for k := i + 2; k < i+6; k++ {
+					if k >= len(b) {
+						return s.eof(), false
+					}
+					if !isHex(b[k]) {
+						return s.fail(k, "invalid \\u escape"), false
+					}
+				}
+				i += 6
+			default:
+				return s.fail(i+1, "invalid escape character"), false
+			}
+		default:
+			return s.fail(i, "control character in string"), false
+		}
+	}
+}
+
+// obj scans the object whose opening brace is b[i], at the given depth.
+func (s *scanner) obj(i, depth int, kind objKind) int {
+	if depth > MaxDepth {
+		return s.fail(i, "nesting too deep")
+	}
+	b := s.b
+	i = s.ws(i + 1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(b) {
+			return s.eof()
+		}
+		if b[i] != '"' {
+			return s.fail(i, "expected a string key")
+		}
+		kStart := i + 1
+		end, esc := s.str(i)
+		if end < 0 {
+			return -1
+		}
+		key := b[kStart : end-1]
+		if esc && kind != kindSkip {
+			s.r.keyBuf = unescape(s.r.keyBuf[:0], key)
+			key = s.r.keyBuf
+		}
+		i = s.ws(end)
+		if i >= len(b) {
+			return s.eof()
+		}
+		if b[i] != ':' {
+			return s.fail(i, "expected ':' after key")
+		}
+		i = s.ws(i + 1)
+		if i >= len(b) {
+			return s.eof()
+		}
+		switch kind {
+		case kindTop:
+			i = s.field(key, i)
+		case kindStreamOptions:
+			if string(key) == "include_usage" {
+				i = s.boolField(i, "stream_options.include_usage", &s.r.IncludeUsage)
+			} else {
+				i = s.value(i, depth+1)
+			}
+		default:
+			i = s.value(i, depth+1)
+		}
+		if i < 0 {
+			return -1
+		}
+		i = s.ws(i)
+		if i >= len(b) {
+			return s.eof()
+		}
+		switch b[i] {
+		case ',':
+			i = s.ws(i + 1)
+		case '}':
+			return i + 1
+		default:
+			return s.fail(i, "expected ',' or '}' after object member")
+		}
+	}
+}
+
+// arr scans the array whose opening bracket is b[i] and counts its elements.
+func (s *scanner) arr(i, depth int) (int, int) {
+	if depth > MaxDepth {
+		return s.fail(i, "nesting too deep"), 0
+	}
+	b := s.b
+	i = s.ws(i + 1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, 0
+	}
+	n := 0
+	for {
+		i = s.value(i, depth+1)
+		if i < 0 {
+			return -1, 0
+		}
+		n++
+		i = s.ws(i)
+		if i >= len(b) {
+			return s.eof(), 0
+		}
+		switch b[i] {
+		case ',':
+			i = s.ws(i + 1)
+		case ']':
+			return i + 1, n
+		default:
+			return s.fail(i, "expected ',' or ']' after array element"), 0
+		}
+	}
+}
+
+// field scans the value at b[i] of the top-level member named key (already unescaped).
+func (s *scanner) field(key []byte, i int) int {
+	r := s.r
+	switch string(key) { // no allocation: the compiler switches on the bytes
+	case "model":
+		return s.model(i)
+	case "messages":
+		return s.messages(i)
+	case "stream":
+		return s.boolField(i, "stream", &r.Stream)
+	case "stream_options":
+		return s.streamOptions(i)
+	case "temperature":
+		return s.floatField(i, "temperature", &r.Temperature, &r.HasTemperature)
+	case "top_p":
+		return s.floatField(i, "top_p", &r.TopP, &r.HasTopP)
+	case "seed":
+		return s.intField(i, "seed", &r.Seed, &r.HasSeed)
+	case "n":
+		var v int64
+		end := s.intField(i, "n", &v, &r.HasN)
+		r.N = int(v)
+		return end
+	case "max_tokens":
+		return s.maxTokens(i, "max_tokens")
+	case "max_completion_tokens":
+		return s.maxTokens(i, "max_completion_tokens")
+	case "max_output_tokens":
+		return s.maxTokens(i, "max_output_tokens")
+	case "input":
+		return s.present(i, &r.HasInput)
+	case "prompt":
+		return s.present(i, &r.HasPrompt)
+	default:
+		return s.value(i, 2)
+	}
+}
+
+func (s *scanner) model(i int) int {
+	r := s.r
+	switch s.b[i] {
+	case '"':
+		end, esc := s.str(i)
+		if end < 0 {
+			return -1
+		}
+		raw := s.b[i+1 : end-1 : end-1] // capped so an append by the caller cannot overwrite the body
+		if esc || !utf8.Valid(raw) {
+			r.modelBuf = unescape(r.modelBuf[:0], raw)
+			r.Model = r.modelBuf
+		} else {
+			r.Model = raw
+		}
+		r.ModelStart, r.ModelEnd = i, end
+		return end
+	case 'n':
+		r.Model, r.ModelStart, r.ModelEnd = nil, -1, -1
+		return s.lit(i, "null")
+	default:
+		s.typeErr("model", "a string")
+		return s.value(i, 2)
+	}
+}
+
+func (s *scanner) messages(i int) int {
+	switch s.b[i] {
+	case '[':
+		end, n := s.arr(i, 2)
+		s.r.Messages = n
+		return end
+	case 'n':
+		s.r.Messages = -1
+		return s.lit(i, "null")
+	default:
+		s.typeErr("messages", "an array")
+		return s.value(i, 2)
+	}
+}
+
+func (s *scanner) streamOptions(i int) int {
+	r := s.r
+	switch s.b[i] {
+	case '{':
+		r.IncludeUsage = false // last stream_options wins as a whole
+		end := s.obj(i, 2, kindStreamOptions)
+		r.HasStreamOptions = true
+		r.StreamOptionsStart, r.StreamOptionsEnd = i, end
+		return end
+	case 'n':
+		r.HasStreamOptions, r.IncludeUsage = false, false
+		r.StreamOptionsStart, r.StreamOptionsEnd = -1, -1
+		return s.lit(i, "null")
+	default:
+		s.typeErr("stream_options", "an object")
+		return s.value(i, 2)
+	}
+}
+
+func (s *scanner) boolField(i int, param string, dst *bool) int {
+	switch s.b[i] {
+	case 't':
+		*dst = true
+		return s.lit(i, "true")
+	case 'f':
+		*dst = false
+		return s.lit(i, "false")
+	case 'n':
+		*dst = false
+		return s.lit(i, "null")
+	default:
+		s.typeErr(param, "a boolean")
+		return s.value(i, 2)
+	}
+}
+
+func (s *scanner) floatField(i int, param string, dst *float64, has *bool) int {
+	c := s.b[i]
+	switch {
+	case c == 'n':
+		*dst, *has = 0, false
+		return s.lit(i, "null")
+	case c == '-' || isDigit(c):
+		end, _ := s.num(i)
+		if end < 0 {
+			return -1
+		}
+		f, err := strconv.ParseFloat(b2s(s.b[i:end]), 64)
+		if err != nil { // out of float64 range, as encoding/json reports it
+			s.typeErr(param, "a number")
+		}
+		*dst, *has = f, true
+		return end
+	default:
+		s.typeErr(param, "a number")
+		return s.value(i, 2)
+	}
+}
+
+func (s *scanner) intField(i int, param string, dst *int64, has *bool) int {
+	c := s.b[i]
+	switch {
+	case c == 'n':
+		*dst, *has = 0, false
+		return s.lit(i, "null")
+	case c == '-' || isDigit(c):
+		end, isInt := s.num(i)
+		if end < 0 {
+			return -1
+		}
+		if !isInt {
+			s.typeErr(param, "an integer")
+			return end
+		}
+		v, err := strconv.ParseInt(b2s(s.b[i:end]), 10, strconv.IntSize)
+		if err != nil {
+			s.typeErr(param, "an integer")
+		}
+		*dst, *has = v, true
+		return end
+	default:
+		s.typeErr(param, "an integer")
+		return s.value(i, 2)
+	}
+}
+
+func (s *scanner) maxTokens(i int, param string) int {
+	var v int64
+	end := s.intField(i, param, &v, &s.r.HasMaxTokens)
+	s.r.MaxTokens = int(v)
+	return end
+}
+
+func (s *scanner) present(i int, has *bool) int {
+	*has = s.b[i] != 'n'
+	if !*has {
+		return s.lit(i, "null")
+	}
+	return s.value(i, 2)
+}
+
+// unescape appends the decoded contents of a scanned (hence well-formed) JSON string to dst. It
+// decodes exactly as encoding/json does: a lone or mismatched surrogate escape and every byte of
+// invalid UTF-8 become U+FFFD.
+func unescape(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			switch s[i+1] {
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r := hex4(s[i+2:])
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						if dec := utf16.DecodeRune(r, hex4(s[i+2:])); dec != utf8.RuneError {
+							dst = utf8.AppendRune(dst, dec)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			default: // '"', '\\', '/'
+				dst = append(dst, s[i+1])
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return dst
+}
+
+// hex4 decodes four hex digits already validated by str.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c >= 'a':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+func isDigit(c byte) bool { return c-'0' <= 9 }
+
+func isHex(c byte) bool { return isDigit(c) || (c|0x20)-'a' <= 5 }
+
+// strSpecial marks the bytes that end the fast path inside a string: the quote, the backslash, and
+// control characters (which RFC 8259 forbids unescaped).
+var strSpecial = [256]bool{'"': true, '\\': true,
+	0: true, 1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true,
+	8: true, 9: true, 10: true, 11: true, 12: true, 13: true, 14: true, 15: true,
+	16: true, 17: true, 18: true, 19: true, 20: true, 21: true, 22: true, 23: true,
+	24: true, 25: true, 26: true, 27: true, 28: true, 29: true, 30: true, 31: true,
+}
+
+// hasSpecial8 reports whether any of the eight bytes is a quote, a backslash or below 0x20, using
+// the SWAR "has zero byte" trick so that long message strings cost one test per eight bytes.
+func hasSpecial8(b []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	v := binary.LittleEndian.Uint64(b)
+	q := v ^ (lo * '"')
+	bs := v ^ (lo * '\\')
+	// A byte is < 0x20 iff v - 0x20 borrows into its high bit while the byte's own high bit is clear.
+	ctl := (v - lo*0x20) &^ v
+	return ((q-lo)&^q|(bs-lo)&^bs|ctl)&hi != 0
+}
