@@ -520,3 +520,35 @@ plugins:
 		t.Errorf("Load(missing) = %v, want a not-exist error, not a ValidationError", err)
 	}
 }
+
+// FuzzParse checks that no document makes Parse panic or fail with anything
+// but a *ValidationError, and that what it accepts validates again.
+func FuzzParse(f *testing.F) {
+	f.Add(minimalYAML)
+	f.Add("listen: [\n")
+	f.Add("upstreams: {a: 1}\ncache: {models: {gpt-4.1: off}}")
+	f.Add("plugins: [{config: {1: [2, {3: 4}]}}]\ntenants: [{keys: [~]}]")
+	f.Add("limits: {max_body_bytes: 1.5GiB, read_timeout: 1e9}\npop: !!binary aGk=")
+	if b, err := os.ReadFile("../../examples/configs/multicloud.yaml"); err == nil {
+		f.Add(string(b))
+	}
+	env := fakeEnv(map[string]string{"OPENAI_API_KEY": "k", "SWITCHYARD_LOG_LEVEL": "debug"})
+	f.Fuzz(func(t *testing.T, doc string) {
+		c, err := Parse([]byte(doc), "", env, nil)
+		if err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) == 0 {
+				t.Fatalf("Parse error %T %v, want a non-empty *ValidationError", err, err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted config does not validate: %v", err)
+		}
+		for i := range c.Plugins {
+			if _, err := c.PluginConfigJSON(i); err != nil {
+				t.Fatalf("PluginConfigJSON(%d): %v", i, err)
+			}
+		}
+	})
+}
