@@ -307,7 +307,7 @@ func checkKeys(v any, t reflect.Type, path string, ps *problems) {
 	switch t.Kind() {
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
-		if !ok || t == durationType {
+		if !ok {
 			return
 		}
 		fields := make(map[string]reflect.Type, t.NumField())
