@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -364,7 +365,7 @@ func refScan(body []byte) (*Request, string) {
 			typeErr = "type:" + param
 		}
 	}
-	end := refMembers(body, 0, func(key string, raw json.RawMessage, start, end int) {
+	end := refMembers(body, func(key string, raw json.RawMessage, start, end int) {
 		isNull := string(raw) == "null"
 		intField := func(dst *int64, has *bool) {
 			var v int64
@@ -421,7 +422,7 @@ func refScan(body []byte) (*Request, string) {
 				fail(key)
 			default:
 				r.HasStreamOptions, r.IncludeUsage, r.StreamOptionsStart, r.StreamOptionsEnd = true, false, start, end
-				refMembers(raw, 0, func(k string, v json.RawMessage, _, _ int) {
+				refMembers(raw, func(k string, v json.RawMessage, _, _ int) {
 					if k != "include_usage" {
 						return
 					}
@@ -461,7 +462,7 @@ func refScan(body []byte) (*Request, string) {
 
 // refMembers calls fn for each member of the object in data (valid JSON) in order, duplicates
 // included, with the value's offsets in data; it returns the offset just past the closing brace.
-func refMembers(data []byte, _ int, fn func(key string, raw json.RawMessage, start, end int)) int {
+func refMembers(data []byte, fn func(key string, raw json.RawMessage, start, end int)) int {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if _, err := dec.Token(); err != nil {
 		panic(err)
@@ -503,4 +504,59 @@ func refDepth(data []byte) int {
 		}
 	}
 	return maxDepth
+}
+
+func ExampleScan() {
+	body := []byte(`{"model":"gpt-5","messages":[{"role":"user","content":"hi"}],"stream":true,"temperature":0}`)
+	var r Request // reuse one per request so Scan does not allocate
+	if err := Scan(body, &r); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("model=%s messages=%d stream=%v temperature=%v (set: %v)\n", r.Model, r.Messages, r.Stream, r.Temperature, r.HasTemperature)
+	fmt.Printf("rewrite span: %s\n", body[r.ModelStart:r.ModelEnd])
+
+	err := Scan([]byte(`{"model":"gpt-5","n":"2"}`), &r)
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		fmt.Println(fe.Param, "->", fe.Message())
+	}
+	// Output:
+	// model=gpt-5 messages=1 stream=true temperature=0 (set: true)
+	// rewrite span: "gpt-5"
+	// n -> Invalid type for 'n': expected an integer.
+}
+
+// TestHasSpecial8 checks the SWAR string fast path against the byte table: a false negative would let
+// a quote or control character slip through unvalidated.
+func TestHasSpecial8(t *testing.T) {
+	naive := func(b []byte) bool {
+		for _, c := range b {
+			if strSpecial[c] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, fill := range []byte{'a', 0x7f, 0x80, 0xff, 0x21, '!' + 1} {
+		for c := 0; c < 256; c++ {
+			for p := 0; p < 8; p++ {
+				b := bytes.Repeat([]byte{fill}, 8)
+				b[p] = byte(c)
+				if got, want := hasSpecial8(b), naive(b); got != want {
+					t.Fatalf("hasSpecial8(%x) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, 8)
+	for range 200000 {
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		if got, want := hasSpecial8(b), naive(b); got != want {
+			t.Fatalf("hasSpecial8(%x) = %v, want %v", b, got, want)
+		}
+	}
 }
