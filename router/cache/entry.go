@@ -233,7 +233,7 @@ func NewEntryFromJSON(body []byte) (*Entry, error) {
 	const done = "data: [DONE]\n\n"
 	var usageChunk []byte
 	if !isNull(c.Usage) {
-		usageChunk = append(usageChunk, hdr[:len(hdr)-1]...) // up to `"choices":`
+		usageChunk = append(usageChunk, hdr...) // ends with `"choices":[`
 		usageChunk = append(usageChunk, `],"usage":`...)
 		usageChunk = append(usageChunk, c.Usage...)
 		usageChunk = append(usageChunk, "}\n\n"...)
