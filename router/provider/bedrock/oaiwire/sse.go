@@ -27,6 +27,9 @@ type ErrorFunc func(payload []byte) *provider.Error
 // lines, an optional space after the colon, CRLF line ends and multi-line
 // data (joined with "\n"), as the OpenAI SDKs do.
 //
+// A payload with a top-level "error" member (or an array whose first element
+// has one, as Google streams send) ends the stream with a *provider.Error.
+//
 // A Reader belongs to one answer and is not safe for concurrent use. The
 // views it returns in an Event stay valid until the next call to Next.
 type Reader struct {
@@ -129,6 +132,9 @@ func (r *Reader) dispatch(ev *provider.Event) error {
 	}
 	if bytes.Contains(r.data, quotedError) {
 		if v, err := r.p.ParseBytes(r.data); err == nil {
+			if a, _ := v.Array(); len(a) > 0 { // google.rpc errors come array-wrapped too
+				v = a[0]
+			}
 			if e := v.Get("error"); e != nil && e.Type() != fastjson.TypeNull {
 				perr := r.onError(r.data)
 				r.err = perr
