@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -12,7 +13,13 @@ import (
 	"github.com/switchyard-dev/switchyard/router/config"
 )
 
-var quiet = Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+// quiet is the tests' Options: no log output, and a compilation cache that
+// outlives the test binary, because the fuel-instrumented Go examples take
+// seconds to compile (see TestMain).
+var quiet = Options{
+	Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	CacheDir: filepath.Join(os.TempDir(), "switchyard-wazero-test-cache"),
+}
 
 func fixture(name string) string { return filepath.Join("testdata", name+".wasm") }
 

@@ -1,0 +1,117 @@
+package wasm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/plugins"
+	"github.com/switchyard-dev/switchyard/router/config"
+)
+
+var goBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if goBuild.dir != "" {
+		os.RemoveAll(goBuild.dir)
+	}
+	os.Exit(code)
+}
+
+// goExample builds examples/plugins/go/<name> once per test binary and
+// returns the module's path.
+func goExample(t testing.TB, name string) string {
+	t.Helper()
+	goBuild.once.Do(func() {
+		goBuild.dir, goBuild.err = os.MkdirTemp("", "switchyard-go-plugins")
+		if goBuild.err != nil {
+			return
+		}
+		for _, ex := range []string{"cheapest-healthy", "redact-email"} {
+			cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", filepath.Join(goBuild.dir, ex+".wasm"), ".")
+			cmd.Dir = filepath.Join("..", "..", "examples", "plugins", "go", ex)
+			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				goBuild.err = fmt.Errorf("building %s: %v\n%s", ex, err, out)
+				return
+			}
+		}
+	})
+	if goBuild.err != nil {
+		t.Fatal(goBuild.err)
+	}
+	return filepath.Join(goBuild.dir, name+".wasm")
+}
+
+func loadPath(t testing.TB, c config.Plugin) *Plugin {
+	t.Helper()
+	p, err := Load(context.Background(), c, quiet)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", c.Wasm, err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestGoCheapestHealthy(t *testing.T) {
+	p := loadPath(t, config.Plugin{Name: "cheap", Kind: "route", Wasm: goExample(t, "cheapest-healthy"), PoolSize: 2})
+	if p.ModuleName() != "cheapest-healthy" || p.Version() != "1.0.0" || p.Kinds() != plugins.KindRoute {
+		t.Fatalf("info %q %q %v", p.ModuleName(), p.Version(), p.Kinds())
+	}
+	ups := testUpstreams()
+	ups = append(ups, plugins.Upstream{Name: "vertex", Healthy: true, LatencyUS: 100, PriceIn: 1.25, PriceOut: 10})
+	for range 3 {
+		got, err := p.Route(context.Background(), testRequest(10), ups, nil)
+		// bedrock-us (1) is cheapest but unhealthy; 0, 2, 3 cost the same:
+		// by latency 3 (100µs), 2 (800ms), 0 (900ms).
+		if err != nil || fmt.Sprint(got) != "[3 2 0]" {
+			t.Fatalf("Route = %v, %v", got, err)
+		}
+	}
+	for i := range ups {
+		ups[i].Healthy = false
+	}
+	if got, err := p.Route(context.Background(), testRequest(10), ups, nil); err != nil || len(got) != 0 {
+		t.Fatalf("no healthy upstream: %v, %v", got, err)
+	}
+	if _, err := Load(context.Background(), config.Plugin{Name: "x", Kind: "redact", Wasm: goExample(t, "cheapest-healthy")}, quiet); err == nil {
+		t.Fatal("a route-only Go plugin loaded as redact")
+	}
+}
+
+func TestGoRedactEmail(t *testing.T) {
+	p := loadPath(t, config.Plugin{Name: "pii", Kind: "redact", Wasm: goExample(t, "redact-email"), PoolSize: 2,
+		Config: map[string]any{"entities": []any{"email"}}})
+	body := `{"messages":[{"role":"user","content":"mail bob@example.com,\nann.lee+x@mail.example.org and bob@example.com."}]}`
+	v := new(plugins.Vault)
+	out, err := p.Redact(context.Background(), []byte(body), nil, v)
+	want := `{"messages":[{"role":"user","content":"mail <EMAIL_1>,\n<EMAIL_2> and <EMAIL_1>."}]}`
+	if err != nil || string(out) != want {
+		t.Fatalf("Redact = %s, %v\nwant %s", out, err, want)
+	}
+	if v.Len() != 2 {
+		t.Fatalf("vault has %d pairs", v.Len())
+	}
+	if got := v.Restore(nil, out); string(got) != body {
+		t.Fatalf("Restore = %s", got)
+	}
+	out, err = p.Redact(context.Background(), []byte(`{"content":"no address @ here"}`), nil, new(plugins.Vault))
+	if err != nil || len(out) != 0 {
+		t.Fatalf("no match: %q, %v", out, err)
+	}
+	_, err = Load(context.Background(), config.Plugin{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1,
+		Config: map[string]any{"entities": []any{"phone"}}}, quiet)
+	if err == nil {
+		t.Fatal("unknown entity accepted")
+	}
+	t.Log(err)
+}
