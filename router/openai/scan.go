@@ -102,8 +102,8 @@ type Request struct {
 	// ModelStart and ModelEnd delimit the model string value in the body, quotes included
 	// (body[ModelStart:ModelEnd] is `"gpt-5"`), so the router can rewrite it in place; -1 when absent.
 	ModelStart, ModelEnd int
-	// StreamOptionsStart and StreamOptionsEnd delimit the stream_options object, braces included;
-	// -1 when absent or null.
+	// StreamOptionsStart and StreamOptionsEnd delimit the stream_options object, braces included
+	// (body[StreamOptionsStart:StreamOptionsEnd] is `{"include_usage":true}`); -1 when absent or null.
 	StreamOptionsStart, StreamOptionsEnd int
 	// End is the offset of the top-level object's closing brace; -1 before a successful Scan.
 	End int
