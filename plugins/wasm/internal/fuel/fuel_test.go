@@ -157,6 +157,46 @@ func TestInstrumentSum(t *testing.T) {
 	}
 }
 
+// TestFuelUsed checks the charge of whole calls against the cost model,
+// counted by hand from guest.wat. It covers every way out of a function
+// (final end, return, br_if and br_table to the function label) and calls,
+// where the cached counter must reach the global.
+func TestFuelUsed(t *testing.T) {
+	fib := func(n int64) int64 { // calls made by fib(n) = 2*F(n+1)-1
+		a, b := int64(0), int64(1)
+		for i := int64(0); i < n+1; i++ {
+			a, b = b, a+b
+		}
+		return 2*a - 1
+	}
+	tests := []struct {
+		fn   string
+		arg  uint64
+		want int64
+	}{
+		{"sum", 10, 5 + 14*11},
+		{"early", 0, 3 + 11},
+		{"early", 4, 3 + 11*5},
+		{"table_exit", 1, 2 + 8},
+		{"table_exit", 9, 2 + 8*9},
+		{"ret", 0, 7},
+		{"ret", 1, 7},
+		{"fib", 0, 17},
+		{"fib", 10, 17 * fib(10)},
+	}
+	r := newRuntime(t)
+	in := instantiate(t, r, instrument(t, readFile(t, "testdata/guest.wasm")), plenty)
+	for _, tt := range tests {
+		in.setFuel(plenty)
+		if _, err := in.call(t, tt.fn, tt.arg); err != nil {
+			t.Fatalf("%s(%d): %v", tt.fn, tt.arg, err)
+		}
+		if used := plenty - in.fuelLeft(); used != tt.want {
+			t.Errorf("%s(%d) used %d fuel, want %d", tt.fn, tt.arg, used, tt.want)
+		}
+	}
+}
+
 // TestBudgetIsExact: a budget equal to a call's cost lets it finish with
 // nothing left; one less traps and leaves the counter negative.
 func TestBudgetIsExact(t *testing.T) {

@@ -256,3 +256,19 @@ func WalkCode(body []byte, fn func(in Instr, depth int) error) error {
 	}
 	return ErrUnbalancedBlock
 }
+
+// BrTableLabels appends the labels of the br_table in (read from code) to
+// dst, default label last, and returns it.
+func BrTableLabels(code []byte, in Instr, dst []uint32) ([]uint32, error) {
+	if in.Op != OpBrTable {
+		return dst, fmt.Errorf("%w: not br_table", ErrMalformed)
+	}
+	n, p, err := readU32(code, in.Start+1)
+	for i := uint64(0); err == nil && i <= uint64(n); i++ {
+		var l uint32
+		if l, p, err = readU32(code, p); err == nil {
+			dst = append(dst, l)
+		}
+	}
+	return dst, err
+}

@@ -52,4 +52,22 @@
       (drop)
       (local.set $n (i32.sub (local.get $n) (i32.const 1)))
       (br_if $l (i32.ne (local.get $n) (i32.const 0)))))
+;; early leaves its loop with br_if to the function's own label.
+  (func (export "early") (param $n i32) (result i32)
+    (loop $l
+      (drop (br_if 1 (i32.const 7) (i32.eqz (local.get $n))))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l))
+    (i32.const 0))
+
+  ;; table_exit leaves its loop through br_table's default, the function label.
+  (func (export "table_exit") (param $n i32)
+    (loop $l
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_table $l 1 (i32.eqz (local.get $n)))))
+
+  ;; ret returns early from inside an if.
+  (func (export "ret") (param i32) (result i32)
+    (if (local.get 0) (then (return (i32.const 1))))
+    (i32.const 2))
 )
