@@ -211,6 +211,9 @@ func (a *Adapter) Close() error {
 }
 
 func (a *Adapter) retrieve() (aws.Credentials, error) {
+	if s, ok := a.creds.(staticCredentials); ok {
+		return s.c, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), credentialTimeout)
 	c, err := a.creds.Retrieve(ctx)
 	cancel()

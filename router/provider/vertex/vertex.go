@@ -79,6 +79,9 @@ type Adapter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	// kick asks the refresher for an early refresh (after a 401: the token
+	// may have been revoked). Buffered 1; senders never block.
+	kick chan struct{}
 	closed atomic.Bool
 
 	log        *slog.Logger
@@ -162,6 +165,7 @@ func (a *Adapter) start(ctx context.Context) (*Adapter, error) {
 		return nil, fmt.Errorf("%w: upstream %q: first token: %v", ErrToken, a.name, err)
 	}
 	a.done = make(chan struct{})
+	a.kick = make(chan struct{}, 1)
 	go a.refresher()
 	return a, nil
 }
@@ -213,6 +217,8 @@ func (a *Adapter) refresher() {
 		case <-a.ctx.Done():
 			timer.Stop()
 			return
+		case <-a.kick:
+			timer.Stop()
 		case <-timer.C:
 		}
 		err := a.fetch(a.ctx)

@@ -346,3 +346,17 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("in-stream error: %v", err)
 	}
 }
+
+// TestUnauthorizedKicksRefresh: a 401 makes the refresher fetch a new token
+// long before the scheduled time.
+func TestUnauthorizedKicksRefresh(t *testing.T) {
+	ts := newTokenServer(t, 3600)
+	a := newAdapter(t, ts, "")
+	waitCall(t, ts, true)
+	e := a.Error(401, nil, []byte(`{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`))
+	if e.Retryable || e.Status != 401 {
+		t.Fatalf("%+v", *e)
+	}
+	waitCall(t, ts, true)
+	waitFor(t, "the new token", func() bool { return a.tok.Load().header == "Bearer tok-2" })
+}
