@@ -81,7 +81,7 @@ type Adapter struct {
 	done   chan struct{}
 	// kick asks the refresher for an early refresh (after a 401: the token
 	// may have been revoked). Buffered 1; senders never block.
-	kick chan struct{}
+	kick   chan struct{}
 	closed atomic.Bool
 
 	log        *slog.Logger
