@@ -87,7 +87,12 @@ type Upstream struct {
 	Auth Auth `koanf:"auth"`
 	// Models maps public model names to this upstream's model or deployment id.
 	Models map[string]string `koanf:"models"`
-	// Weight orders and balances upstreams when no routing plugin decides. Default 1.
+	// Weight is this upstream's share of primary traffic when no routing plugin
+	// decides: the primary is drawn among healthy upstreams in proportion to
+	// their weights, and the rest follow as fallbacks in configured order.
+	// 0 (the default) takes no share: with no weights at all, the configured
+	// order is the priority order; a weight-0 upstream among weighted ones is
+	// a fallback only.
 	Weight int `koanf:"weight"`
 	// Price is what this upstream charges, per million tokens; routing plugins see it.
 	Price Price `koanf:"price"`

@@ -17,7 +17,6 @@ const (
 	DefaultMaxAttempts     = 3
 	DefaultMaxRetryAfter   = 2 * time.Second
 	DefaultAzureAPIVersion = "2024-10-21"
-	DefaultWeight          = 1
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultMaxConns        = 512
 	DefaultMaxFuel         = 10_000_000
@@ -106,7 +105,6 @@ func (c *Config) ApplyDefaults() {
 				setStr(&u.BaseURL, "https://"+u.Region+"-aiplatform.googleapis.com")
 			}
 		}
-		setNum(&u.Weight, DefaultWeight)
 		setNum(&u.Timeout, DefaultUpstreamTimeout)
 		setNum(&u.MaxConns, DefaultMaxConns)
 	}

@@ -66,7 +66,7 @@ func TestApplyDefaults(t *testing.T) {
 	wantURL := []string{"https://api.openai.com", "https://acme.openai.azure.com", "https://bedrock-runtime.us-east-1.amazonaws.com", "https://aiplatform.googleapis.com"}
 	wantAPI := []string{"", "deployments", "openai", ""}
 	for i, u := range c.Upstreams {
-		if u.BaseURL != wantURL[i] || u.API != wantAPI[i] || u.Weight != 1 || u.Timeout != 60*time.Second || u.MaxConns != 512 {
+		if u.BaseURL != wantURL[i] || u.API != wantAPI[i] || u.Weight != 0 || u.Timeout != 60*time.Second || u.MaxConns != 512 {
 			t.Errorf("upstreams[%d] defaults: base_url=%q api=%q weight=%d timeout=%v max_conns=%d", i, u.BaseURL, u.API, u.Weight, u.Timeout, u.MaxConns)
 		}
 	}

@@ -40,21 +40,23 @@ func RetryableStatus(status int) bool {
 }
 
 // TypeForStatus is the OpenAI error type the router reports for a status when
-// the cloud gave none.
+// the cloud gave none. It matches router/openai.TypeForStatus (which this
+// package cannot import): OpenAI has no not-found type on the wire, so 404 is
+// invalid_request_error.
 func TypeForStatus(status int) string {
 	switch {
 	case status == 401:
 		return "authentication_error"
 	case status == 403:
 		return "permission_error"
-	case status == 404:
-		return "not_found_error"
 	case status == 429:
 		return "rate_limit_error"
-	case status >= 500:
-		return "api_error"
-	default:
+	case status >= 400 && status < 500:
 		return "invalid_request_error"
+	case status >= 500 && status < 600:
+		return "server_error"
+	default:
+		return "api_error"
 	}
 }
 

@@ -24,9 +24,9 @@ func TestOpenAIError(t *testing.T) {
 		{"azure content filter", 400, nil, `{"error":{"message":"filtered","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation"}}}`, false, "content_filter", "invalid_request_error", 0},
 		{"bad key", 401, nil, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, false, "invalid_api_key", "invalid_request_error", 0},
 		{"overloaded", 503, nil, `{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}`, true, "", "server_error", 0},
-		{"html body", 502, nil, `<html>bad gateway</html>`, true, "", "api_error", 0},
-		{"x-should-retry false", 500, map[string]string{"x-should-retry": "false"}, `{}`, false, "", "api_error", 0},
-		{"numeric code", 404, nil, `{"error":{"message":"nope","code":404}}`, false, "404", "not_found_error", 0},
+		{"html body", 502, nil, `<html>bad gateway</html>`, true, "", "server_error", 0},
+		{"x-should-retry false", 500, map[string]string{"x-should-retry": "false"}, `{}`, false, "", "server_error", 0},
+		{"numeric code", 404, nil, `{"error":{"message":"nope","code":404}}`, false, "404", "invalid_request_error", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
