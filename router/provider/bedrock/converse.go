@@ -32,6 +32,11 @@ type turn struct {
 // appendConverseRequest appends the Converse body equivalent to the OpenAI
 // chat request body to dst.
 func appendConverseRequest(dst []byte, p *fastjson.Parser, body []byte) ([]byte, error) {
+	// fastjson's parser is lenient with numbers ("." parses); the strict
+	// validator runs first because numbers are copied through verbatim.
+	if err := fastjson.ValidateBytes(body); err != nil {
+		return dst, fmt.Errorf("%w: %v", ErrTranslate, err)
+	}
 	v, err := p.ParseBytes(body)
 	if err != nil {
 		return dst, fmt.Errorf("%w: %v", ErrTranslate, err)
@@ -469,6 +474,9 @@ func appendUsage(dst []byte, u *fastjson.Value) []byte {
 // appendConverseResponse appends the chat.completion equivalent of a Converse
 // answer to dst.
 func appendConverseResponse(dst []byte, p *fastjson.Parser, body []byte, model string, created int64) ([]byte, error) {
+	if err := fastjson.ValidateBytes(body); err != nil {
+		return dst, fmt.Errorf("bedrock: converse answer: %w", err)
+	}
 	v, err := p.ParseBytes(body)
 	if err != nil {
 		return dst, fmt.Errorf("bedrock: converse answer: %w", err)
