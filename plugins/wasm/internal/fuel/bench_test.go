@@ -91,3 +91,30 @@ func BenchmarkFuelOverhead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInstrument measures the load-time cost of rewriting a module.
+//
+//	go test -run XXX -bench Instrument ./plugins/wasm/internal/fuel/
+func BenchmarkInstrument(b *testing.B) {
+	for _, g := range []struct {
+		name string
+		bin  func(testing.TB) []byte
+	}{
+		{"c", func(t testing.TB) []byte { return readFile(t, "../wasmbin/testdata/c.wasm") }},
+		{"go", buildGoGuest},
+	} {
+		bin := g.bin(b)
+		b.Run(g.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bin)))
+			b.ReportAllocs()
+			var out []byte
+			for b.Loop() {
+				var err error
+				if out, err = Instrument(bin); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(out))/float64(len(bin)), "size-ratio")
+		})
+	}
+}

@@ -18,8 +18,6 @@ func Decode(b []byte) (*Module, error) {
 	}
 	m := &Module{}
 	lastRank := 0
-	var nFuncs int
-	var sawFuncs bool
 	for p := 8; p < len(b); {
 		start := p
 		id := b[p]
@@ -57,7 +55,6 @@ func Decode(b []byte) (*Module, error) {
 			for i := 0; i < n && d.err == nil; i++ {
 				m.Funcs = append(m.Funcs, d.u32())
 			}
-			sawFuncs = true
 		case SecTable:
 			n := d.count(3)
 			for i := 0; i < n && d.err == nil; i++ {
@@ -97,11 +94,8 @@ func Decode(b []byte) (*Module, error) {
 		m.Sections = append(m.Sections, sec)
 		p = end
 	}
-	if sawFuncs {
-		nFuncs = len(m.Funcs)
-	}
-	if nFuncs != len(m.Code) {
-		return nil, fmt.Errorf("%w: %d functions, %d bodies", ErrFuncCodeCount, nFuncs, len(m.Code))
+	if len(m.Funcs) != len(m.Code) {
+		return nil, fmt.Errorf("%w: %d functions, %d bodies", ErrFuncCodeCount, len(m.Funcs), len(m.Code))
 	}
 	if m.HasCount && int(m.DataCount) != len(m.Data) {
 		return nil, fmt.Errorf("%w: count %d, %d segments", ErrDataCount, m.DataCount, len(m.Data))
