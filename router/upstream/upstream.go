@@ -77,6 +77,7 @@ func NewClient(u config.Upstream, baseURL string) (*fasthttp.HostClient, error) 
 	}
 	return &fasthttp.HostClient{
 		Addr:                          addr,
+		Dial:                          dialer(u.Timeout),
 		Name:                          "switchyard",
 		IsTLS:                         tlsOn,
 		TLSConfig:                     &tls.Config{ServerName: pu.Hostname(), MinVersion: tls.VersionTLS12},
