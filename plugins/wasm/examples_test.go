@@ -115,3 +115,15 @@ func TestGoRedactEmail(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestCLowestLatency(t *testing.T) {
+	p := loadPath(t, config.Plugin{Name: "fast", Wasm: "../../examples/plugins/c/lowest-latency/plugin.wasm", PoolSize: 1})
+	if p.ModuleName() != "lowest-latency" || p.Kinds() != plugins.KindRoute {
+		t.Fatalf("info %q %v", p.ModuleName(), p.Kinds())
+	}
+	// TTFB: azure-eu 300ms, bedrock-us 200ms but unhealthy, openai 250ms.
+	got, err := p.Route(context.Background(), testRequest(10), testUpstreams(), nil)
+	if err != nil || fmt.Sprint(got) != "[2 0]" {
+		t.Fatalf("Route = %v, %v", got, err)
+	}
+}
