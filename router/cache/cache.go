@@ -112,7 +112,7 @@ func New(cfg config.Cache) (*Cache, error) {
 		pairs:    map[[2]string]*gen{},
 	}
 	if c.maxEntry == 0 {
-		c.maxEntry = DefaultMaxEntryBytes
+		c.maxEntry = min(DefaultMaxEntryBytes, maxBytes)
 	}
 	if c.ttl == 0 {
 		c.ttl = DefaultTTL
