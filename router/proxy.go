@@ -1,7 +1,6 @@
 package router
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -366,59 +365,139 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	ep := call.Endpoint
-	stripUsage := !x.scan.IncludeUsage && ep != provider.Responses
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		failed := false
-		defer func() {
-			u.End(time.Since(t0), failed)
-			resp.CloseBodyStream()
-			fasthttp.ReleaseRequest(req)
-			fasthttp.ReleaseResponse(resp)
-			releaseExchange(x)
-		}()
-		err := first
-		ev := &x.ev
-		restore := x.vault.Len() > 0
-		if restore {
-			x.restorer.Reset(&x.vault)
-		}
-		for err == nil {
-			data := ev.Data
-			if restore {
-				data = restoreChunk(x, data)
-			}
-			x.wbuf = openai.AppendEvent(x.wbuf[:0], ev.Name, data)
-			if _, werr := w.Write(x.wbuf); werr != nil {
-				return // client gone; closing the body stream cancels the upstream
-			}
-			if w.Flush() != nil {
-				return
-			}
-			_, err = nextEvent(events, ev, stripUsage)
-		}
-		switch {
-		case err == io.EOF:
-			if ep != provider.Responses {
-				w.Write(openai.DoneEvent)
-			}
-			s.metrics.served.Add(1)
-		default:
-			failed = true
-			s.metrics.streamErrors.Add(1)
-			pe, ok := err.(*provider.Error)
-			if !ok {
-				pe = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_stream_interrupted",
-					Message: "The upstream stream ended unexpectedly."}
-			}
-			x.wbuf = append(x.wbuf[:0], "data: "...)
-			x.wbuf = openai.AppendError(x.wbuf, pe.Message, pe.Type, pe.Param, pe.Code)
-			x.wbuf = append(x.wbuf, "\n\n"...)
-			w.Write(x.wbuf)
-		}
-		w.Flush()
-	})
+	rl := relayPool.Get().(*streamRelay)
+	*rl = streamRelay{s: s, u: u, req: req, resp: resp, x: x, events: events, next: first, t0: t0,
+		ep: call.Endpoint, stripUsage: !x.scan.IncludeUsage && call.Endpoint != provider.Responses}
+	if x.vault.Len() > 0 {
+		rl.restore = true
+		x.restorer.Reset(&x.vault)
+	}
+	ctx.Response.SetBodyStream(rl, -1)
 	return true, nil
+}
+
+// streamRelay copies one upstream stream to the client, event by event. Why
+// not SetBodyStreamWriter? fasthttp runs a stream writer in its own goroutine
+// behind a pipe: a goroutine hop and a copy per flush. A body stream that
+// implements fasthttp.BodyWriterTo is instead written directly: fasthttp calls
+// WriteTo with a writer that sends each Write as one chunk and flushes it, so
+// every event reaches the client as soon as it arrives. Relays are pooled; the
+// upstream exchange is released by Close, which fasthttp calls once the
+// response is written (or the client went away).
+type streamRelay struct {
+	s          *Server
+	u          *upstream.Upstream
+	req        *fasthttp.Request
+	resp       *fasthttp.Response
+	x          *exchange
+	events     provider.EventReader
+	next       error // error to return before reading further (the first read's)
+	t0         time.Time
+	ep         provider.Endpoint
+	stripUsage bool
+	restore    bool
+	started    bool // the first event (read before committing) was emitted
+	finished   bool // the stream's last bytes were produced
+	failed     bool
+	closed     bool
+	pending    []byte // Read path: bytes produced but not yet read
+}
+
+var relayPool = sync.Pool{New: func() any { return new(streamRelay) }}
+
+// produce returns the next bytes for the client: one event, the end of the
+// stream ([DONE]) or an error event. It returns io.EOF when nothing is left.
+// The bytes are valid until the next call.
+func (r *streamRelay) produce() ([]byte, error) {
+	if r.finished {
+		return nil, io.EOF
+	}
+	x := r.x
+	err := r.next
+	if r.started && err == nil {
+		_, err = nextEvent(r.events, &x.ev, r.stripUsage)
+	}
+	r.started, r.next = true, nil
+	if err == nil {
+		data := x.ev.Data
+		if r.restore {
+			data = restoreChunk(x, data)
+		}
+		x.wbuf = openai.AppendEvent(x.wbuf[:0], x.ev.Name, data)
+		return x.wbuf, nil
+	}
+	r.finished = true
+	if err == io.EOF {
+		r.s.metrics.served.Add(1)
+		if r.ep == provider.Responses {
+			return nil, io.EOF
+		}
+		return openai.DoneEvent, nil
+	}
+	r.failed = true
+	r.s.metrics.streamErrors.Add(1)
+	pe, ok := err.(*provider.Error)
+	if !ok {
+		pe = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_stream_interrupted",
+			Message: "The upstream stream ended unexpectedly."}
+	}
+	x.wbuf = append(x.wbuf[:0], "data: "...)
+	x.wbuf = openai.AppendError(x.wbuf, pe.Message, pe.Type, pe.Param, pe.Code)
+	x.wbuf = append(x.wbuf, "\n\n"...)
+	return x.wbuf, nil
+}
+
+// SupportsBodyWriteTo tells fasthttp to use WriteTo (see streamRelay).
+func (r *streamRelay) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo writes every event as its own flushed chunk.
+func (r *streamRelay) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		b, err := r.produce()
+		if len(b) > 0 {
+			n, werr := w.Write(b)
+			total += int64(n)
+			if werr != nil {
+				return total, werr // client gone; Close cancels the upstream
+			}
+		}
+		if err != nil {
+			return total, nil
+		}
+	}
+}
+
+// Read serves fasthttp's generic path (not used by its chunked writer, which
+// prefers WriteTo; kept so the relay is a correct io.Reader).
+func (r *streamRelay) Read(p []byte) (int, error) {
+	for len(r.pending) == 0 {
+		b, err := r.produce()
+		if err != nil {
+			return 0, io.EOF
+		}
+		r.pending = b
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
+}
+
+// Close releases the upstream exchange and returns the relay to its pool.
+// fasthttp calls it once the response is done; safe to call twice.
+func (r *streamRelay) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.u.End(time.Since(r.t0), r.failed)
+	r.resp.CloseBodyStream()
+	fasthttp.ReleaseRequest(r.req)
+	fasthttp.ReleaseResponse(r.resp)
+	releaseExchange(r.x)
+	*r = streamRelay{pending: r.pending[:0]}
+	relayPool.Put(r)
+	return nil
 }
 
 // nextEvent reads the next event, skipping the usage-only chunk the router
