@@ -22,7 +22,9 @@
 // (it over-counts arms not taken and early exits). Callees pay for
 // themselves at their entry. Every unbounded execution passes a charge point
 // infinitely often, and every region costs at least 1 (its end), so an
-// infinite loop or recursion always exhausts any budget.
+// infinite loop or recursion always exhausts any budget. Bulk memory and
+// table operations also pay for their length when they run (BulkShift).
+// The inserted accounting code itself is not counted.
 //
 // The counter is checked right after each charge: when it is below zero the
 // guest executes unreachable. A budget of N therefore admits exactly the
@@ -87,13 +89,17 @@ func Instrument(module []byte) ([]byte, error) {
 		for _, l := range c.Locals {
 			local += uint64(l.Count)
 		}
-		if local >= 1<<32-1 {
+		if local+2 > 1<<32 { // room for the counter and the scratch local
 			return nil, fmt.Errorf("fuel: function %d: %w", nImportedFuncs+i, wasmbin.ErrTooManyLocals)
 		}
-		c.Locals = append(c.Locals[:len(c.Locals):len(c.Locals)], wasmbin.LocalDecl{Count: 1, Type: wasmbin.I64})
 		c.Body, err = r.body(c.Body, fuelIdx, uint32(local))
 		if err != nil {
 			return nil, fmt.Errorf("fuel: function %d: %w", nImportedFuncs+i, err)
+		}
+		c.Locals = append(c.Locals[:len(c.Locals):len(c.Locals)], wasmbin.LocalDecl{Count: 1, Type: wasmbin.I64})
+		if r.bulk {
+			// The scratch local for bulk operation lengths, at local+1.
+			c.Locals = append(c.Locals, wasmbin.LocalDecl{Count: 1, Type: wasmbin.I32})
 		}
 		extra += len(c.Body) - len(m.Code[i].Body) + 8
 		code[i] = c
@@ -128,7 +134,8 @@ type rewriter struct {
 	stack  []int // region (index into points) of each open block
 	labels []uint32
 	fuel   uint32 // global index
-	local  uint32 // local index of the cached counter
+	local  uint32 // local index of the cached counter; local+1 is the i32 scratch
+	bulk   bool   // the function has a bulk operation, so it needs the scratch local
 }
 
 // body returns a new function body with fuel accounting inserted.
@@ -144,7 +151,7 @@ type rewriter struct {
 // trap. A trap of any other kind leaves the global at the last stored
 // value, which is at least the true remainder and so never negative.
 func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
-	r.fuel, r.local = fuelIdx, local
+	r.fuel, r.local, r.bulk = fuelIdx, local, false
 	// Pass 1: the static cost of each region.
 	r.points = append(r.points[:0], point{at: 0})
 	r.stack = append(r.stack[:0], 0)
@@ -159,6 +166,8 @@ func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
 			r.stack = append(r.stack, len(r.points)-1)
 		case wasmbin.OpEnd:
 			r.stack = r.stack[:len(r.stack)-1]
+		case wasmbin.OpPrefixFC:
+			r.bulk = r.bulk || isBulk(in.Sub)
 		}
 		return nil
 	})
@@ -199,6 +208,10 @@ func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
 			if depth == 1 {
 				out = r.appendStore(out)
 			}
+		case wasmbin.OpPrefixFC:
+			if isBulk(in.Sub) {
+				out = r.appendBulkCharge(out)
+			}
 		}
 		out = append(out, body[in.Start:in.End]...)
 		if in.Op == wasmbin.OpLoop {
@@ -229,12 +242,54 @@ func (r *rewriter) appendStore(dst []byte) []byte {
 	return wasmbin.AppendU32(dst, r.fuel)
 }
 
+// BulkShift sets the dynamic charge of bulk operations: on top of their
+// static cost of 1, memory.init/copy/fill and table.init/copy/grow/fill pay
+// one unit of fuel per 2^BulkShift bytes or elements of their length
+// operand. Why? Each is one instruction but can touch all of memory: a loop
+// of 128 KiB fills would otherwise run for seconds on a budget meant for
+// milliseconds. Copying 8 bytes takes about as long as a few plain
+// instructions, so 1 per 8 keeps the time per unit of fuel close to that of
+// ordinary code.
+const BulkShift = 3
+
+// isBulk reports whether the 0xFC sub-opcode takes a length as its last
+// operand.
+func isBulk(sub uint32) bool {
+	switch sub {
+	case 8, 10, 11, 12, 14, 15, 17: // memory.init/copy/fill, table.init/copy/grow/fill
+		return true
+	}
+	return false
+}
+
+// appendBulkCharge appends, before a bulk operation whose length n is on
+// top of the stack: scratch = n; local -= n >> BulkShift; trap if negative;
+// push scratch back.
+func (r *rewriter) appendBulkCharge(dst []byte) []byte {
+	dst = append(dst, wasmbin.OpLocalSet)
+	dst = wasmbin.AppendU32(dst, r.local+1)
+	dst = append(dst, wasmbin.OpLocalGet)
+	dst = wasmbin.AppendU32(dst, r.local)
+	dst = append(dst, wasmbin.OpLocalGet)
+	dst = wasmbin.AppendU32(dst, r.local+1)
+	dst = append(dst, 0xAD /* i64.extend_i32_u */, wasmbin.OpI64Const, BulkShift, 0x88 /* i64.shr_u */)
+	dst = r.appendSubCheck(dst)
+	dst = append(dst, wasmbin.OpLocalGet)
+	return wasmbin.AppendU32(dst, r.local+1)
+}
+
 // appendCharge appends: local -= cost; if local < 0 { fuel = local; unreachable }.
 func (r *rewriter) appendCharge(dst []byte, cost int64) []byte {
 	dst = append(dst, wasmbin.OpLocalGet)
 	dst = wasmbin.AppendU32(dst, r.local)
 	dst = append(dst, wasmbin.OpI64Const)
 	dst = wasmbin.AppendS64(dst, cost)
+	return r.appendSubCheck(dst)
+}
+
+// appendSubCheck appends, with the counter and an amount on the stack:
+// local = counter - amount; if local < 0 { fuel = local; unreachable }.
+func (r *rewriter) appendSubCheck(dst []byte) []byte {
 	dst = append(dst, wasmbin.OpI64Sub, wasmbin.OpLocalTee)
 	dst = wasmbin.AppendU32(dst, r.local)
 	dst = append(dst, wasmbin.OpI64Const, 0x00, wasmbin.OpI64LtS, wasmbin.OpIf, 0x40)

@@ -106,6 +106,7 @@ func instantiate(t testing.TB, r wazero.Runtime, bin []byte, budget int64) insta
 			if _, err := m.ExportedFunction("_initialize").Call(ctx); err != nil {
 				t.Fatalf("_initialize: %v", err)
 			}
+			t.Logf("_initialize used %d fuel", budget-in.fuelLeft())
 		}
 		return in
 	}
@@ -183,6 +184,9 @@ func TestFuelUsed(t *testing.T) {
 		{"ret", 1, 7},
 		{"fib", 0, 17},
 		{"fib", 10, 17 * fib(10)},
+		{"copy", 0, 5},
+		{"copy", 7, 5},
+		{"copy", 65536, 5 + 65536>>BulkShift},
 	}
 	r := newRuntime(t)
 	in := instantiate(t, r, instrument(t, readFile(t, "testdata/guest.wasm")), plenty)
@@ -253,6 +257,26 @@ func TestExhaustion(t *testing.T) {
 	}
 }
 
+// TestBulkOperationsPayForLength guards the budget against one instruction
+// doing unbounded work: a loop of large memory.fill calls must stop after
+// about budget / (n >> BulkShift) iterations, not budget / (static cost).
+func TestBulkOperationsPayForLength(t *testing.T) {
+	r := newRuntime(t)
+	in := instantiate(t, r, instrument(t, readFile(t, "testdata/guest.wasm")), plenty)
+	const n, budget = 131072, 1_000_000
+	in.setFuel(budget)
+	if _, err := in.call(t, "fill_spin", n); err == nil {
+		t.Fatal("fill_spin returned")
+	}
+	if left := in.fuelLeft(); left >= 0 {
+		t.Fatalf("fuel after trap = %d, want negative", left)
+	}
+	iters := int64(int32(in.mod.ExportedGlobal("iters").Get()))
+	if max := int64(budget/(n>>BulkShift)) + 1; iters > max || iters < max-1 {
+		t.Fatalf("fill_spin ran %d iterations on budget %d, want about %d", iters, budget, max)
+	}
+}
+
 // TestOtherTrapsLeaveFuel: a trap that is not exhaustion leaves the counter
 // non-negative, so the host can tell the two apart.
 func TestOtherTrapsLeaveFuel(t *testing.T) {
@@ -311,9 +335,11 @@ func TestSameResults(t *testing.T) {
 				if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
 					t.Errorf("%s%v: instrumented %v (%v), original %v (%v)", c.fn, c.params, got, gerr, want, werr)
 				}
-				if used := plenty - inst.fuelLeft(); used <= 0 {
+				used := plenty - inst.fuelLeft()
+				if used <= 0 {
 					t.Errorf("%s%v used %d fuel", c.fn, c.params, used)
 				}
+				t.Logf("%s%v used %d fuel", c.fn, c.params, used)
 			}
 		})
 	}

@@ -70,4 +70,18 @@
   (func (export "ret") (param i32) (result i32)
     (if (local.get 0) (then (return (i32.const 1))))
     (i32.const 2))
+
+  ;; iters counts fill_spin's iterations.
+  (global $iters (export "iters") (mut i32) (i32.const 0))
+
+  ;; fill_spin fills n bytes of memory forever.
+  (func (export "fill_spin") (param $n i32)
+    (loop $l
+      (global.set $iters (i32.add (global.get $iters) (i32.const 1)))
+      (memory.fill (i32.const 0) (i32.const 0) (local.get $n))
+      (br $l)))
+
+  ;; copy moves n bytes once.
+  (func (export "copy") (param $n i32)
+    (memory.copy (i32.const 0) (i32.const 65536) (local.get $n)))
 )
