@@ -49,8 +49,8 @@ func TestBadInput(t *testing.T) {
 	valid := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
 	tests := []struct {
 		name, method, path, ctype, body string
-		status                           int
-		param                            string
+		status                          int
+		param                           string
 	}{
 		{"malformed json", "POST", "/v1/chat/completions", "application/json", `{"model":"gpt-4o-mini",`, 400, ""},
 		{"not an object", "POST", "/v1/chat/completions", "application/json", `[1,2]`, 400, ""},
