@@ -287,22 +287,11 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 		return dst, &callError{kind: ErrBadOutput, cause: errRedactBounds}
 	}
 	// Validate the whole record before touching dst or v.
+	newBody, pairs, ok := checkRedactOutput(out)
+	if !ok {
+		return dst, &callError{kind: ErrBadOutput, cause: errRedactRecord}
+	}
 	var r abi.Reader
-	r.Reset(out)
-	newBody := r.Bytes()
-	pairs := r.U32()
-	if uint64(pairs)*8 > uint64(len(out)) {
-		return dst, &callError{kind: ErrBadOutput, cause: errRedactRecord}
-	}
-	for range pairs {
-		if len(r.Bytes()) == 0 {
-			return dst, &callError{kind: ErrBadOutput, cause: errRedactRecord}
-		}
-		r.Bytes()
-	}
-	if !r.Done() {
-		return dst, &callError{kind: ErrBadOutput, cause: errRedactRecord}
-	}
 	dst = append(dst, newBody...)
 	r.Reset(out)
 	r.Bytes()
@@ -312,4 +301,23 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 		v.Add(ph, r.Bytes())
 	}
 	return dst, nil
+}
+
+// checkRedactOutput validates a redact output record (docs/abi.md "redact")
+// and returns its body and pair count.
+func checkRedactOutput(out []byte) (body []byte, pairs uint32, ok bool) {
+	var r abi.Reader
+	r.Reset(out)
+	body = r.Bytes()
+	pairs = r.U32()
+	if !r.Ok() || uint64(pairs)*8 > uint64(len(out)) {
+		return nil, 0, false
+	}
+	for range pairs {
+		if len(r.Bytes()) == 0 {
+			return nil, 0, false
+		}
+		r.Bytes()
+	}
+	return body, pairs, r.Done()
 }
