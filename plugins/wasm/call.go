@@ -30,7 +30,12 @@ func (p *Plugin) get(ctx context.Context) (*instance, error) {
 		}
 	}
 	if in != nil {
-		return in, nil
+		if in.gen == p.gen.Load() {
+			return in, nil
+		}
+		// The pool is being rebuilt after K failures in a row: an idle
+		// instance from before does not serve another call.
+		in.mod.Close(ctx)
 	}
 	in, err := p.newInstance(ctx)
 	if err != nil {
@@ -92,8 +97,8 @@ func (p *Plugin) record(err error) {
 	}
 }
 
-// rebuildPool makes every idle and busy instance be replaced when next
-// returned to the pool.
+// rebuildPool makes every instance from before be replaced: an idle one when
+// it is next taken from the pool, a busy one when it is returned.
 func (p *Plugin) rebuildPool() {
 	p.rebuild.Add(1)
 	p.gen.Add(1)

@@ -231,3 +231,25 @@ func TestClose(t *testing.T) {
 		t.Fatalf("Route after Close: %v", err)
 	}
 }
+
+func TestRebuildReplacesIdleInstances(t *testing.T) {
+	p := load(t, "flaky", func(c *config.Plugin) { c.PoolSize = 3 })
+	ctx := context.Background()
+	for range FailureThreshold {
+		p.Route(ctx, testRequest(0), testUpstreams(), nil)
+	}
+	if p.Rebuilds() != 1 {
+		t.Fatalf("rebuilds %d", p.Rebuilds())
+	}
+	gen := p.gen.Load()
+	for range 6 {
+		in, err := p.get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.gen != gen {
+			t.Fatalf("an instance from generation %d served after the rebuild to %d", in.gen, gen)
+		}
+		p.put(in, false)
+	}
+}
