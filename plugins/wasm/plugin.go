@@ -56,6 +56,10 @@ type Options struct {
 	// PollInterval is how often a Set checks its plugin files for changes
 	// (modification time and size). 0 = every second; < 0 = never.
 	PollInterval time.Duration
+	// OnReload, when set, is called after a Set reloaded a plugin because its
+	// file changed: err is nil when the new module serves, else why it was
+	// refused (the old one keeps serving). For metrics and tests.
+	OnReload func(plugin string, err error)
 }
 
 // Plugin is one loaded Wasm module: a runtime, the compiled module and a

@@ -203,6 +203,7 @@ func (s *Set) ReloadChangedFiles() error {
 			s.log.Error("plugin file changed but does not load; the old module keeps serving",
 				"plugin", e.cfg.Name, "file", e.cfg.Wasm, "err", err)
 			errs = append(errs, err)
+			s.notify(e.cfg.Name, err)
 			bad := *e
 			bad.badSize, bad.badMtime = fi.Size(), fi.ModTime()
 			next.entries[i] = &bad
@@ -214,8 +215,19 @@ func (s *Set) ReloadChangedFiles() error {
 	}
 	if next != nil {
 		s.swap(next)
+		for i, e := range next.entries {
+			if e != cur.entries[i] && e.plugin != cur.entries[i].plugin {
+				s.notify(e.cfg.Name, nil)
+			}
+		}
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Set) notify(name string, err error) {
+	if s.opts.OnReload != nil {
+		s.opts.OnReload(name, err)
+	}
 }
 
 func (s *Set) watch(every time.Duration) {
@@ -304,7 +316,8 @@ func (s *Set) Close() error {
 }
 
 // Router returns the routing chain for a tenant: the route plugins among
-// tenantPlugins (all when empty), in config order. The first plugin with an
+// tenantPlugins (all when empty), in config order. Build it once per tenant
+// and keep it: it follows reloads, and its calls allocate nothing. The first plugin with an
 // opinion wins; a failing plugin is skipped (on_error open) or fails the
 // request with a 503 *plugins.Error (closed). The chain follows reloads.
 func (s *Set) Router(tenantPlugins []string) plugins.Router {
