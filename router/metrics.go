@@ -57,5 +57,17 @@ func (m *metrics) write(ctx *fasthttp.RequestCtx, s *Server) {
 		b = strconv.AppendFloat(b, u.Stats().LatencyUS/1e6, 'g', 6, 64)
 		b = append(b, '\n')
 	}
+	if s.cache != nil {
+		st := s.cache.Stats()
+		counter("switchyard_cache_hits_total", "Requests answered from the cache.", st.Hits)
+		counter("switchyard_cache_misses_total", "Cacheable requests the cache could not answer.", st.Misses)
+		counter("switchyard_cache_coalesced_total", "Requests answered by another request's upstream call.", st.Coalesced)
+		counter("switchyard_cache_sets_total", "Answers stored.", st.Sets)
+		counter("switchyard_cache_rejected_total", "Answers refused (too large, or by admission).", st.Rejected)
+		counter("switchyard_cache_evictions_total", "Entries evicted for room or on expiry.", st.Evictions)
+		b = append(b, "# HELP switchyard_cache_bytes Bytes held by the cache.\n# TYPE switchyard_cache_bytes gauge\nswitchyard_cache_bytes "...)
+		b = strconv.AppendInt(b, st.Bytes, 10)
+		b = append(b, '\n')
+	}
 	ctx.SetBody(b)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchyard-dev/switchyard/plugins"
+	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
 	"github.com/switchyard-dev/switchyard/router/upstream"
@@ -29,6 +30,8 @@ type exchange struct {
 	view     plugins.Request
 	ev       provider.Event
 	wbuf     []byte
+	keyer    cache.Keyer
+	fill     cacheFill
 	vault    plugins.Vault
 	restorer plugins.StreamRestorer
 	restored []byte
@@ -47,6 +50,7 @@ func releaseExchange(x *exchange) {
 	x.ev = provider.Event{}
 	x.vault.Reset()
 	x.restored = x.restored[:0]
+	x.fill = cacheFill{}
 	exchangePool.Put(x)
 }
 
@@ -100,6 +104,16 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, ep provider.Endpoint) {
 			}
 		}
 	}
+	// cache
+	deadline := start.Add(s.cfg.Limits.RequestTimeout)
+	if s.cacheStage(ctx, t, ep, body, x, deadline) {
+		return
+	}
+	defer func() {
+		if release { // not handed to a stream: the fill (if any) ends here
+			s.finishFill(x, nil)
+		}
+	}()
 	// route
 	x.cands = s.route(ctx, t, ep, x)
 	if len(x.cands) == 0 {
@@ -107,7 +121,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, ep provider.Endpoint) {
 		return
 	}
 	// forward, respond
-	release = !s.forward(ctx, ep, body, x, start)
+	release = !s.forward(ctx, ep, body, x, start, deadline)
 }
 
 // parse scans the body and checks what the endpoint requires, answering 400
@@ -237,9 +251,8 @@ func isJSON(ct []byte) bool {
 // forward runs the attempt loop: each candidate in order until one answers.
 // Fallback is only possible before the first byte reached the client. It
 // returns true when it handed x to a stream writer that releases it.
-func (s *Server) forward(ctx *fasthttp.RequestCtx, ep provider.Endpoint, body []byte, x *exchange, start time.Time) bool {
+func (s *Server) forward(ctx *fasthttp.RequestCtx, ep provider.Endpoint, body []byte, x *exchange, start, deadline time.Time) bool {
 	lim := s.cfg.Limits
-	deadline := start.Add(lim.RequestTimeout)
 	r := &x.scan
 	wantUsage := r.Stream && ep != provider.Responses && !r.IncludeUsage
 	var last *provider.Error
@@ -335,6 +348,9 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 			return false, &provider.Error{Status: 502, Type: "api_error", Code: "bad_upstream_response", Message: "Upstream " + u.Name + " sent an answer that could not be translated.", Retryable: true}
 		}
 		u.End(time.Since(t0), false)
+		if x.fill.active || x.fill.flight != nil {
+			s.fillJSON(x, out)
+		}
 		if x.vault.Len() > 0 {
 			out = x.vault.Restore(x.restored[:0], out)
 			x.restored = out
@@ -350,7 +366,8 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 	// Stream: read the first event before committing, so a cloud that fails
 	// at once still lets us fall back.
 	events := u.Adapter.Events(call, resp.BodyStream())
-	first, err := nextEvent(events, &x.ev, !x.scan.IncludeUsage && call.Endpoint != provider.Responses)
+	first := x.nextEvent(events, !x.scan.IncludeUsage && call.Endpoint != provider.Responses)
+	err := first
 	if err != nil && err != io.EOF {
 		u.End(time.Since(t0), true)
 		resp.CloseBodyStream()
@@ -415,7 +432,7 @@ func (r *streamRelay) produce() ([]byte, error) {
 	x := r.x
 	err := r.next
 	if r.started && err == nil {
-		_, err = nextEvent(r.events, &x.ev, r.stripUsage)
+		err = x.nextEvent(r.events, r.stripUsage)
 	}
 	r.started, r.next = true, nil
 	if err == nil {
@@ -427,6 +444,7 @@ func (r *streamRelay) produce() ([]byte, error) {
 		return x.wbuf, nil
 	}
 	r.finished = true
+	r.s.fillStream(x, err == io.EOF)
 	if err == io.EOF {
 		r.s.metrics.served.Add(1)
 		if r.ep == provider.Responses {
@@ -490,6 +508,9 @@ func (r *streamRelay) Close() error {
 		return nil
 	}
 	r.closed = true
+	if !r.finished { // the client went away mid-stream: store nothing, release waiters
+		r.s.finishFill(r.x, nil)
+	}
 	r.u.End(time.Since(r.t0), r.failed)
 	r.resp.CloseBodyStream()
 	fasthttp.ReleaseRequest(r.req)
@@ -500,17 +521,19 @@ func (r *streamRelay) Close() error {
 	return nil
 }
 
-// nextEvent reads the next event, skipping the usage-only chunk the router
-// asked for on the client's behalf when the client did not ask for it.
-func nextEvent(events provider.EventReader, ev *provider.Event, stripUsage bool) (error, error) {
+// nextEvent reads the next event into x.ev, feeding the cache's assembler,
+// and skips the usage-only chunk the router asked for on the client's behalf
+// when the client did not ask for it.
+func (x *exchange) nextEvent(events provider.EventReader, stripUsage bool) error {
 	for {
-		if err := events.Next(ev); err != nil {
-			return err, err
+		if err := events.Next(&x.ev); err != nil {
+			return err
 		}
-		if stripUsage && isUsageChunk(ev.Data) {
+		x.feedStream(x.ev.Data)
+		if stripUsage && isUsageChunk(x.ev.Data) {
 			continue
 		}
-		return nil, nil
+		return nil
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchyard-dev/switchyard/plugins"
+	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
@@ -48,17 +49,19 @@ type Options struct {
 // Server is one running router. Build it with New, run it with Serve, stop it
 // with Close. Safe for concurrent use.
 type Server struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	ups     *upstream.Set
-	plugins PluginHost
-	tenants map[string]*tenant // by client key
-	deflt   *tenant            // when no tenants are configured
-	models  []byte             // GET /v1/models body
-	modelIx map[string][]byte  // GET /v1/models/{id} bodies
-	srv     *fasthttp.Server
-	metrics metrics
-	closed  atomic.Bool
+	cfg      *config.Config
+	log      *slog.Logger
+	ups      *upstream.Set
+	plugins  PluginHost
+	tenants  map[string]*tenant // by client key
+	deflt    *tenant            // when no tenants are configured
+	models   []byte             // GET /v1/models body
+	modelIx  map[string][]byte  // GET /v1/models/{id} bodies
+	cache    *cache.Cache       // nil when caching is off everywhere
+	policies *cache.Policies    // cache policy per tenant and model
+	srv      *fasthttp.Server
+	metrics  metrics
+	closed   atomic.Bool
 }
 
 type tenant struct {
@@ -83,6 +86,16 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s.ups = ups
 	s.metrics.init(ups)
+	if s.policies, err = cache.NewPolicies(cfg); err != nil {
+		ups.Close()
+		return nil, err
+	}
+	if cachingUsed(cfg) {
+		if s.cache, err = cache.New(cfg.Cache); err != nil {
+			ups.Close()
+			return nil, err
+		}
+	}
 	mk := func(name string, names []string) *tenant {
 		t := &tenant{name: name}
 		if s.plugins != nil {
@@ -131,6 +144,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	err := s.srv.ShutdownWithContext(ctx)
 	s.ups.Close()
+	if s.cache != nil {
+		s.cache.Close()
+	}
 	return err
 }
 
@@ -162,6 +178,10 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	case "/metrics":
 		s.metrics.write(ctx, s)
 	default:
+		if len(path) > len("/admin/") && string(path[:len("/admin/")]) == "/admin/" {
+			s.admin(ctx)
+			return
+		}
 		if len(path) > len("/v1/models/") && string(path[:len("/v1/models/")]) == "/v1/models/" {
 			if s.onlyGet(ctx) && s.identify(ctx) != nil {
 				s.model(ctx, path[len("/v1/models/"):])
@@ -280,4 +300,22 @@ type fasthttpLogger struct{ l *slog.Logger }
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	// fasthttp's messages carry connection errors, never request bodies.
 	f.l.Debug("fasthttp", "msg", format)
+}
+
+// cachingUsed reports whether any policy (global, tenant or model) can cache.
+func cachingUsed(cfg *config.Config) bool {
+	if cfg.Cache.Policy != "off" {
+		return true
+	}
+	for _, t := range cfg.Tenants {
+		if t.CachePolicy != "" && t.CachePolicy != "off" {
+			return true
+		}
+	}
+	for _, p := range cfg.Cache.Models {
+		if p != "off" {
+			return true
+		}
+	}
+	return false
 }
