@@ -23,7 +23,7 @@ func Example() {
 	body := []byte(`{"model":"gpt-5.5","temperature":0,"messages":[{"role":"user","content":"hi"}]}`)
 	model := []byte("gpt-5.5")
 	params := cache.Params{Temperature: 0, HasTemperature: true} // from the router's scanner
-	ctl, maxAge, hasMaxAge := cache.ParseControl(nil, nil)      // request headers
+	ctl, maxAge, hasMaxAge := cache.ParseControl(nil, nil)       // request headers
 
 	if !policies.For("acme", model).Cacheable(&params) || !ctl.Lookup() {
 		return // forward without the cache

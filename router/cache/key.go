@@ -287,8 +287,11 @@ func (k *Keyer) str(in []byte, i int) (int, error) {
 	b := append(k.buf, '"')
 	i++
 	for {
-		// Copy the run of plain bytes.
+		// Copy the run of plain bytes, eight at a time while none is special.
 		j := i
+		for j+8 <= len(in) && !special8(binary.LittleEndian.Uint64(in[j:])) {
+			j += 8
+		}
 		for j < len(in) {
 			c := in[j]
 			if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
@@ -349,6 +352,19 @@ func (k *Keyer) str(in []byte, i int) (int, error) {
 			}
 		}
 	}
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special8 reports whether any of the 8 bytes in x is '"', '\\', a control
+// character or non-ASCII: the bytes str must look at one by one.
+func special8(x uint64) bool {
+	q := x ^ (lsb * '"')
+	b := x ^ (lsb * '\\')
+	return ((q-lsb)&^q|(b-lsb)&^b|(x-lsb*0x20)&^x|x)&msb != 0
 }
 
 func unescape(e byte) rune {

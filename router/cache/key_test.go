@@ -2,8 +2,10 @@ package cache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -268,4 +270,38 @@ func benchBody(n int) []byte {
 	}
 	b = append(b, `],"max_tokens":256,"stream_options":{"include_usage":true},"top_p":1}`...)
 	return b
+}
+
+// TestSpecial8 checks the word-at-a-time scan against the byte-wise rule.
+func TestSpecial8(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	check := func(w [8]byte) {
+		want := false
+		for _, c := range w {
+			want = want || special(c)
+		}
+		if got := special8(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("special8(%q) = %v, want %v", w, got, want)
+		}
+	}
+	for c := range 256 {
+		for p := range 8 {
+			for _, fill := range []byte{'a', ' ', '!', '#', '[', ']', '~', 0x7f} {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[p] = byte(c)
+				check(w)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		var w [8]byte
+		for i := range w {
+			w[i] = byte(0x1c + r.IntN(0x66)) // around the boundaries 0x20, '"', '\\', 0x7f/0x80
+		}
+		check(w)
+	}
 }
