@@ -197,7 +197,6 @@ func serveBare(tb testing.TB, resp *fasthttp.Response) served {
 		Handler:               func(ctx *fasthttp.RequestCtx) { canned.CopyTo(&ctx.Response) },
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
-		NoDefaultDate:         true,
 	}
 	tb.Cleanup(func() { srv.Shutdown() })
 	return serve(tb, srv.Serve)
