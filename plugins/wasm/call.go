@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"math"
 
@@ -275,7 +276,12 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 	if len(body) > math.MaxInt32 {
 		return dst, &callError{kind: ErrTooLarge}
 	}
-	buf, err := p.input(ctx, in, 8+len(body))
+	size := 12 + len(body)
+	for i := range v.Len() {
+		ph, _ := v.Pair(i)
+		size += 4 + len(ph)
+	}
+	buf, err := p.input(ctx, in, size)
 	if err != nil {
 		return dst, err
 	}
@@ -283,6 +289,16 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 	w.Reset(buf)
 	w.U32(0) // flags, reserved
 	w.Bytes(body)
+	// Placeholders already taken by earlier redactors of this request, so
+	// that this one numbers its own past them (docs/abi.md "redact").
+	w.U32(uint32(v.Len()))
+	for i := range v.Len() {
+		ph, _ := v.Pair(i)
+		w.Bytes(ph)
+	}
+	if !w.Ok() {
+		return dst, &callError{kind: ErrTooLarge}
+	}
 	ptr, n, err := p.call(ctx, in, in.redact, uint32(w.Off))
 	if err != nil || n == 0 {
 		return dst, err // n == 0: nothing matched
@@ -297,6 +313,19 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 		return dst, &callError{kind: ErrBadOutput, cause: errRedactRecord}
 	}
 	var r abi.Reader
+	if v.Len() > 0 {
+		// A placeholder an earlier redactor gave another original would
+		// restore the wrong text: refuse it.
+		r.Reset(out)
+		r.Bytes()
+		r.U32()
+		for range pairs {
+			ph, orig := r.Bytes(), r.Bytes()
+			if o, ok := v.Lookup(ph); ok && !bytes.Equal(o, orig) {
+				return dst, &callError{kind: ErrBadOutput, cause: errPlaceholderTaken}
+			}
+		}
+	}
 	dst = append(dst, newBody...)
 	r.Reset(out)
 	r.Bytes()

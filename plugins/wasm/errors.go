@@ -88,8 +88,9 @@ func classify(err error, hasFuel bool, fuelLeft int64) error {
 }
 
 var (
-	errRouteOutput  = errors.New("route output is not a list of u32 indices within the upstream table")
-	errRouteIndex   = errors.New("route output holds an index outside the upstream table")
-	errRedactBounds = errors.New("redact output lies outside memory")
-	errRedactRecord = errors.New("redact output record is malformed")
+	errRouteOutput      = errors.New("route output is not a list of u32 indices within the upstream table")
+	errRouteIndex       = errors.New("route output holds an index outside the upstream table")
+	errRedactBounds     = errors.New("redact output lies outside memory")
+	errRedactRecord     = errors.New("redact output record is malformed")
+	errPlaceholderTaken = errors.New("redact output reuses a placeholder taken by an earlier redactor for another original")
 )

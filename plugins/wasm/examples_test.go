@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -125,5 +126,32 @@ func TestCLowestLatency(t *testing.T) {
 	got, err := p.Route(context.Background(), testRequest(10), testUpstreams(), nil)
 	if err != nil || fmt.Sprint(got) != "[2 0]" {
 		t.Fatalf("Route = %v, %v", got, err)
+	}
+}
+
+// TestRedactorsDoNotCollide: a second redactor numbers its placeholders
+// past those an earlier one took, and a guest that reuses a taken
+// placeholder for another original is refused.
+func TestRedactorsDoNotCollide(t *testing.T) {
+	ctx := context.Background()
+	p := loadPath(t, config.Plugin{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1})
+	v := new(plugins.Vault)
+	v.Add([]byte("<EMAIL_1>"), []byte("first@example.com"))
+	out, err := p.Redact(ctx, []byte(`{"c":"<EMAIL_1> and a@example.com"}`), nil, v)
+	if err != nil || string(out) != `{"c":"<EMAIL_1> and <EMAIL_2>"}` {
+		t.Fatalf("Redact = %s, %v", out, err)
+	}
+	if o, _ := v.Lookup([]byte("<EMAIL_2>")); string(o) != "a@example.com" {
+		t.Fatalf("vault <EMAIL_2> = %q", o)
+	}
+
+	bad := load(t, "oob", nil) // answers pair <X_1> → x for body "ok"
+	v.Reset()
+	v.Add([]byte("<X_1>"), []byte("someone else"))
+	if _, err := bad.Redact(ctx, []byte("ok"), nil, v); !errors.Is(err, ErrBadOutput) {
+		t.Fatalf("taken placeholder accepted: %v", err)
+	}
+	if v.Len() != 1 {
+		t.Fatalf("vault changed: %d pairs", v.Len())
 	}
 }

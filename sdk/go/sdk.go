@@ -231,10 +231,17 @@ func (g *guest) redact(rec []byte) int64 {
 	r.Reset(rec)
 	r.U32() // flags, reserved
 	body := r.Bytes()
+	g.vault.reset()
+	taken := r.U32()
+	if !r.Ok() || uint64(taken)*4 > uint64(len(rec)) {
+		return -abi.ErrCodeBadInput
+	}
+	for range taken {
+		g.vault.taken = append(g.vault.taken, str(r.Bytes()))
+	}
 	if !r.Done() {
 		return -abi.ErrCodeBadInput
 	}
-	g.vault.reset()
 	res := redactFn(body, &g.vault)
 	if res == nil || (g.vault.Len() == 0 && bytes.Equal(res, body)) {
 		return 0
@@ -265,6 +272,7 @@ type Vault struct {
 	buf    []byte
 	pairs  []pair
 	counts []kindCount
+	taken  []string // placeholders earlier redactors of this request used
 }
 
 type pair struct {
@@ -278,7 +286,7 @@ type kindCount struct {
 }
 
 func (v *Vault) reset() {
-	v.buf, v.pairs, v.counts = v.buf[:0], v.pairs[:0], v.counts[:0]
+	v.buf, v.pairs, v.counts, v.taken = v.buf[:0], v.pairs[:0], v.counts[:0], v.taken[:0]
 }
 
 // Len returns the number of placeholders handed out in this call.
@@ -295,30 +303,43 @@ func (v *Vault) Placeholder(kind string, original []byte) []byte {
 			return v.buf[p.ph0:p.ph1]
 		}
 	}
-	n := 1
-	found := false
+	c := -1
 	for i := range v.counts {
 		if v.counts[i].kind == kind {
-			v.counts[i].n++
-			n = v.counts[i].n
-			found = true
+			c = i
 			break
 		}
 	}
-	if !found {
-		v.counts = append(v.counts, kindCount{kind, 1})
+	if c < 0 {
+		c = len(v.counts)
+		v.counts = append(v.counts, kindCount{kind: kind})
 	}
 	p := pair{kind: kind, ph0: len(v.buf)}
-	v.buf = append(v.buf, '<')
-	v.buf = append(v.buf, kind...)
-	v.buf = append(v.buf, '_')
-	v.buf = appendInt(v.buf, n)
-	v.buf = append(v.buf, '>')
+	for {
+		v.counts[c].n++
+		v.buf = append(v.buf[:p.ph0], '<')
+		v.buf = append(v.buf, kind...)
+		v.buf = append(v.buf, '_')
+		v.buf = appendInt(v.buf, v.counts[c].n)
+		v.buf = append(v.buf, '>')
+		if !v.isTaken(v.buf[p.ph0:]) {
+			break
+		}
+	}
 	p.ph1, p.or0 = len(v.buf), len(v.buf)
 	v.buf = append(v.buf, original...)
 	p.or1 = len(v.buf)
 	v.pairs = append(v.pairs, p)
 	return v.buf[p.ph0:p.ph1:p.ph1]
+}
+
+func (v *Vault) isTaken(ph []byte) bool {
+	for _, t := range v.taken {
+		if t == string(ph) {
+			return true
+		}
+	}
+	return false
 }
 
 func appendInt(b []byte, n int) []byte {

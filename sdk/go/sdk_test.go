@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 package sdk
 
 import (
@@ -102,13 +104,17 @@ func TestRouteDecodeAndEncode(t *testing.T) {
 	}
 }
 
-func redactRecord(body string) []byte {
-	b := make([]byte, 8+len(body))
+func redactRecord(body string, taken ...string) []byte {
+	b := make([]byte, 1024)
 	var w abi.Writer
 	w.Reset(b)
 	w.U32(0)
 	w.String(body)
-	return b
+	w.U32(uint32(len(taken)))
+	for _, t := range taken {
+		w.String(t)
+	}
+	return b[:w.Off]
 }
 
 func TestRedactAndVault(t *testing.T) {
@@ -144,6 +150,15 @@ func TestRedactAndVault(t *testing.T) {
 	}
 	if !rd.Done() || fmt.Sprint(pairs) != "[<EMAIL_1>=a@b.c <PHONE_1>=+1 <EMAIL_2>=d@e.f]" {
 		t.Fatalf("pairs %v (done %v)", pairs, rd.Done())
+	}
+	// Placeholders taken by an earlier redactor are skipped.
+	g.redact(redactRecord("z", "<EMAIL_1>", "<EMAIL_3>"))
+	rd.Reset(g.out)
+	if b := string(rd.Bytes()); b != "<EMAIL_2><PHONE_1><EMAIL_4><EMAIL_2>" {
+		t.Fatalf("with taken placeholders: body %q", b)
+	}
+	if r := g.redact(redactRecord("z")[:12]); r != -abi.ErrCodeBadInput {
+		t.Fatalf("truncated record result %d", r)
 	}
 	// The vault is per call: numbering restarts.
 	g.redact(redactRecord("y"))
