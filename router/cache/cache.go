@@ -52,7 +52,27 @@ type Cache struct {
 
 	flights [flightShards]flightShard
 
+	// Why a guard? ristretto's Close is check-then-act: a Get or Set racing
+	// it can send on a closed channel and panic. After a config reload the
+	// old Cache is closed while requests may still hold it, so every store
+	// operation runs under a read lock and Close takes all of them. The read
+	// locks are striped (random stripe, like the counters) so concurrent Gets
+	// do not contend on one lock word.
+	guard  [16]paddedRWMutex
 	closed atomic.Bool
+}
+
+type paddedRWMutex struct {
+	sync.RWMutex
+	_ [40]byte
+}
+
+// rlock read-locks a random stripe of the guard and reports whether the cache
+// is still open; the caller unlocks the returned mutex.
+func (c *Cache) rlock() (*sync.RWMutex, bool) {
+	m := &c.guard[rand.Uint32()&15].RWMutex
+	m.RLock()
+	return m, !c.closed.Load()
 }
 
 type gen struct{ n atomic.Uint64 }
@@ -163,7 +183,13 @@ func (c *Cache) Get(tenant string, k Key) (*Entry, bool) {
 }
 
 func (c *Cache) lookup(tenant string, k Key) (*Entry, bool) {
-	it, ok := c.store.Get(lo64(k))
+	m, open := c.rlock()
+	var it *item
+	ok := false
+	if open {
+		it, ok = c.store.Get(lo64(k))
+	}
+	m.RUnlock()
 	if !ok || it.key != k || it.tenant != tenant || !it.fresh() {
 		return nil, false
 	}
@@ -190,7 +216,7 @@ func (c *Cache) TTL(maxAge time.Duration, hasMaxAge bool) time.Duration {
 // nothing, when ttl <= 0, when len(e.JSON) exceeds cache.max_entry_bytes, when
 // ristretto's admission policy refuses the entry, or after Close.
 func (c *Cache) Set(tenant, model string, k Key, e *Entry, ttl time.Duration) bool {
-	if e == nil || ttl <= 0 || c.closed.Load() {
+	if e == nil || ttl <= 0 {
 		return false
 	}
 	if int64(len(e.JSON)) > c.maxEntry {
@@ -198,12 +224,17 @@ func (c *Cache) Set(tenant, model string, k Key, e *Entry, ttl time.Duration) bo
 		return false
 	}
 	it := &item{key: k, tenant: tenant, e: e}
-	c.genMu.Lock()
+	c.genMu.Lock() // never held while taking the guard here: Purge nests genMu → guard
 	it.gens = [4]*gen{&c.global, genFor(c.tenants, tenant), genFor(c.models, model), genFor(c.pairs, [2]string{tenant, model})}
 	for i, g := range it.gens {
 		it.at[i] = g.n.Load()
 	}
 	c.genMu.Unlock()
+	m, open := c.rlock()
+	defer m.RUnlock()
+	if !open {
+		return false
+	}
 	if !c.store.SetWithTTL(lo64(k), it, e.Cost(), ttl) {
 		c.rejected.Add(1)
 		return false
@@ -235,8 +266,11 @@ func (c *Cache) Purge(tenant, model string) {
 	switch {
 	case tenant == "" && model == "":
 		c.global.n.Add(1)
-		if !c.closed.Load() {
+		if m, open := c.rlock(); open {
 			c.store.Clear()
+			m.RUnlock()
+		} else {
+			m.RUnlock()
 		}
 	case model == "":
 		if g := c.tenants[tenant]; g != nil {
@@ -260,7 +294,7 @@ type Stats struct {
 	Coalesced uint64 // waiters answered by another request's upstream call
 	Sets      uint64 // entries stored
 	Rejected  uint64 // entries refused: too large, or by ristretto's admission policy
-	Evictions uint64 // entries removed for room or on expiry
+	Evictions uint64 // entries removed for room, on expiry, or by purging everything
 	Bytes     int64  // current cost held, in bytes (includes purged, not yet evicted entries)
 }
 
@@ -275,8 +309,11 @@ func (c *Cache) Stats() Stats {
 		Rejected:  c.rejected.Load(),
 		Evictions: c.evicted.Load(),
 	}
-	if !c.closed.Load() {
+	if m, open := c.rlock(); open {
 		s.Bytes = c.store.MaxCost() - c.store.RemainingCost()
+		m.RUnlock()
+	} else {
+		m.RUnlock()
 	}
 	return s
 }
@@ -284,11 +321,17 @@ func (c *Cache) Stats() Stats {
 // Close stops ristretto's goroutines and drops every entry. Later Gets miss and
 // Sets store nothing. Safe to call more than once; it always returns nil.
 func (c *Cache) Close() error {
+	for i := range c.guard {
+		c.guard[i].Lock()
+	}
+	defer func() {
+		for i := range c.guard {
+			c.guard[i].Unlock()
+		}
+	}()
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	c.genMu.Lock() // no Purge in the middle of ristretto's Close
-	defer c.genMu.Unlock()
 	c.store.Close()
 	return nil
 }

@@ -386,3 +386,44 @@ func BenchmarkKeyAndGet(b *testing.B) {
 		}
 	}
 }
+
+// TestCloseWhileServing guards against ristretto's racy Close: after a reload
+// the old cache is closed while requests still use it.
+func TestCloseWhileServing(t *testing.T) {
+	for range 20 {
+		c, err := New(config.Cache{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := keyOf(t, "a", "m", baseBody)
+		e := testEntry(t)
+		c.Set("a", "m", k, e, time.Hour)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for g := range 4 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					switch (g + i) % 4 {
+					case 0:
+						c.Set("a", "m", k, e, time.Hour)
+					case 1:
+						c.Purge("", "")
+					case 2:
+						c.Stats()
+					default:
+						c.Get("a", k)
+					}
+				}
+			})
+		}
+		c.Get("a", k)
+		c.Close()
+		close(stop)
+		wg.Wait()
+	}
+}
