@@ -30,6 +30,7 @@ type exchange struct {
 	view     plugins.Request
 	ev       provider.Event
 	wbuf     []byte
+	call     provider.Call // the current attempt; here so it does not escape per request
 	keyer    cache.Keyer
 	fill     cacheFill
 	vault    plugins.Vault
@@ -272,10 +273,11 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, ep provider.Endpoint, body []
 			time.Sleep(wait)
 		}
 		attempts++
-		call := provider.Call{Endpoint: ep, Model: u.Config.Models[string(r.Model)], Stream: r.Stream}
+		call := &x.call
+		*call = provider.Call{Endpoint: ep, Model: u.Config.Models[string(r.Model)], Stream: r.Stream}
 		x.upBody = upstreamBody(x.upBody[:0], body, r, call.Model, wantUsage)
 		call.Body = x.upBody
-		done, err := s.attempt(ctx, u, &call, x, deadline, start)
+		done, err := s.attempt(ctx, u, call, x, deadline, start)
 		if done {
 			return err == nil && r.Stream
 		}
@@ -315,7 +317,9 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 		s.log.Error("prepare upstream request", "upstream", u.Name, "err", err)
 		return false, &provider.Error{Status: 502, Type: "api_error", Code: "upstream_config", Message: "Upstream " + u.Name + " could not be addressed.", Retryable: true}
 	}
-	resp.StreamBody = true // read error and stream bodies incrementally; JSON bodies are drained below
+	// Streams are read incrementally; JSON answers are read whole into the
+	// response's pooled buffer (no per-request reader objects).
+	resp.StreamBody = call.Stream
 	t0 := time.Now()
 	u.Begin()
 	if err := u.Client.DoDeadline(req, resp, deadline); err != nil {
@@ -324,7 +328,10 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 	}
 	status := resp.StatusCode()
 	if status < 200 || status > 299 {
-		errBody, _ := readAtMost(resp.BodyStream(), 64<<10)
+		errBody := resp.Body()
+		if call.Stream {
+			errBody, _ = readAtMost(resp.BodyStream(), 64<<10)
+		}
 		e := u.Adapter.Error(status, &resp.Header, errBody)
 		u.End(time.Since(t0), e.Retryable)
 		u.CoolFor(e.RetryAfter)
@@ -336,11 +343,7 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 	}
 	setServedBy(ctx, u)
 	if !call.Stream {
-		b, err := readAtMost(resp.BodyStream(), 64<<20)
-		if err != nil {
-			u.End(time.Since(t0), true)
-			return false, transportError(err)
-		}
+		b := resp.Body()
 		u.FirstByte(time.Since(t0))
 		out, err := u.Adapter.DecodeJSON(x.out[:0], call, b)
 		if err != nil {
@@ -357,8 +360,8 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 		}
 		ctx.SetContentType("application/json")
 		ctx.SetBody(out)
-		if len(out) > 0 && &out[0] != &b[0] {
-			x.out = out
+		if len(out) > 0 && (len(b) == 0 || &out[0] != &b[0]) {
+			x.out = out // a translation: keep its buffer for the next request
 		}
 		s.metrics.served.Add(1)
 		return true, nil
