@@ -9,26 +9,30 @@
 //
 // # Cost model
 //
-// Fuel is charged at two kinds of points: function entry and loop header
-// (the first instruction inside a loop, so every iteration pays, whether it
-// entered by falling in or by a branch back). Each point charges the static
-// size of its region: the number of instructions (every opcode counts 1,
-// block/if/else/end and branches included) from that point up to the end of
-// the function or loop body, leaving out the instructions inside nested
-// loops, which belong to the nested loop's own point. Control only moves
-// forward within a region except by branching to a loop header, which
-// charges again, so each instruction runs at most once per charge: the fuel
-// consumed is an upper bound on the number of guest instructions executed
-// (it over-counts arms not taken and early exits). Callees pay for
-// themselves at their entry. Every unbounded execution passes a charge point
-// infinitely often, and every region costs at least 1 (its end), so an
-// infinite loop or recursion always exhausts any budget. Bulk memory and
+// Every Wasm instruction costs 1 (block, loop, if, else, end and branches
+// included); the inserted accounting code costs nothing. Bulk memory and
 // table operations also pay for their length when they run (BulkShift).
-// The inserted accounting code itself is not counted.
 //
-// The counter is checked right after each charge: when it is below zero the
-// guest executes unreachable. A budget of N therefore admits exactly the
-// runs whose total charge is at most N.
+// The body of a function is cut into regions, each starting at a charge
+// point: the function entry, every loop header (the first instruction
+// inside a loop, so every iteration pays, whether it fell in or branched
+// back), and the instruction after every else and inner end. A region ends
+// where the next one starts. Every branch target is a region start, so
+// control enters a region only at its start and, inside it, moves only
+// forward; each point charges the static count of its region in advance.
+// Regions shorter than MinRegion do not get a charge of their own: their
+// count is added to the region that holds the opening block, loop or if of
+// the construct they follow, which runs exactly once before each of their
+// entries. Either way the fuel charged is an upper bound on the guest
+// instructions executed: it over-counts arms not taken and early exits.
+//
+// The counter is checked (a negative value executes unreachable) at
+// function entry, at loop headers, at bulk operations and before the
+// function returns; the other charges only subtract. Every unbounded
+// execution passes an entry or a loop header infinitely often, and every
+// region costs at least 1, so an infinite loop or recursion always runs out.
+// A budget of N admits exactly the calls whose charges total at most N; a
+// call that returns normally never leaves the counter negative.
 package fuel
 
 import (
@@ -62,6 +66,12 @@ const StartFuel = 10_000_000
 // refused. The input is not modified and the result does not alias it. Safe
 // for concurrent use.
 func Instrument(module []byte) ([]byte, error) {
+	return instrumentWith(module, MinRegion)
+}
+
+// instrumentWith is Instrument with the region threshold as a parameter, so
+// tests can charge every region separately (minRegion 1).
+func instrumentWith(module []byte, minRegion int64) ([]byte, error) {
 	m, err := wasmbin.Decode(module)
 	if err != nil {
 		return nil, fmt.Errorf("fuel: %w", err)
@@ -74,7 +84,7 @@ func Instrument(module []byte) ([]byte, error) {
 	fuelIdx := uint32(m.NumImported(wasmbin.KindGlobal) + len(m.Globals))
 
 	nImportedFuncs := m.NumImported(wasmbin.KindFunc)
-	var r rewriter
+	r := rewriter{minRegion: minRegion}
 	code := make([]wasmbin.Code, len(m.Code))
 	extra := 0
 	for i := range m.Code {
@@ -123,19 +133,25 @@ func Instrument(module []byte) ([]byte, error) {
 }
 
 // point is one charge point: the charge sequence goes before body[at:].
+// Checked points (function entry, loop headers) trap when the counter goes
+// negative; the others (after else and end) only subtract.
 type point struct {
-	at   int
-	cost int64
+	at    int
+	cost  int64
+	check bool
+	owner int // index of the region holding the opener of the construct this point follows
 }
 
 // rewriter holds scratch space reused across the functions of one module.
 type rewriter struct {
 	points []point
-	stack  []int // region (index into points) of each open block
+	open   []int // for each open block, loop and if: the region holding its opener
 	labels []uint32
 	fuel   uint32 // global index
 	local  uint32 // local index of the cached counter; local+1 is the i32 scratch
 	bulk   bool   // the function has a bulk operation, so it needs the scratch local
+
+	minRegion int64 // see MinRegion
 }
 
 // body returns a new function body with fuel accounting inserted.
@@ -144,28 +160,37 @@ type rewriter struct {
 // wazero keeps in a register: a loop header then costs a subtract, a
 // compare and a branch instead of loads and a store of the global (on the
 // tightest WAT loop of BenchmarkFuelOverhead: 33% overhead with the global
-// alone, 17% with the local; C 12% → 6%, Go 17% → 9%). The global stays the truth at every
-// boundary the host or another function can observe: the local is loaded
-// from it on entry and after each call, and stored back before each call,
-// return, branch out of the function, the final end, and the exhaustion
-// trap. A trap of any other kind leaves the global at the last stored
-// value, which is at least the true remainder and so never negative.
+// alone, 17% with the local; C 12% → 6%, Go 17% → 9%). The global stays the
+// truth at every boundary the host or another function can observe: the
+// local is loaded from it on entry and after each call, and stored back
+// before each call, return, branch out of the function, the final end, and
+// the exhaustion trap. A trap of any other kind leaves the global at the
+// last stored value, which is at least the true remainder and so never
+// negative.
 func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
 	r.fuel, r.local, r.bulk = fuelIdx, local, false
-	// Pass 1: the static cost of each region.
-	r.points = append(r.points[:0], point{at: 0})
-	r.stack = append(r.stack[:0], 0)
-	err := wasmbin.WalkCode(body, func(in wasmbin.Instr, _ int) error {
-		cur := r.stack[len(r.stack)-1]
+	// Pass 1: cut the body into regions and count their instructions.
+	r.points = append(r.points[:0], point{at: 0, check: true})
+	r.open = r.open[:0]
+	err := wasmbin.WalkCode(body, func(in wasmbin.Instr, depth int) error {
+		cur := len(r.points) - 1
 		r.points[cur].cost++
 		switch in.Op {
 		case wasmbin.OpBlock, wasmbin.OpIf:
-			r.stack = append(r.stack, cur)
+			r.open = append(r.open, cur)
 		case wasmbin.OpLoop:
-			r.points = append(r.points, point{at: in.End})
-			r.stack = append(r.stack, len(r.points)-1)
+			r.open = append(r.open, cur)
+			r.points = append(r.points, point{at: in.End, check: true})
+		case wasmbin.OpElse:
+			if len(r.open) > 0 {
+				r.points = append(r.points, point{at: in.End, owner: r.open[len(r.open)-1]})
+			}
 		case wasmbin.OpEnd:
-			r.stack = r.stack[:len(r.stack)-1]
+			if depth > 1 && len(r.open) > 0 {
+				owner := r.open[len(r.open)-1]
+				r.open = r.open[:len(r.open)-1]
+				r.points = append(r.points, point{at: in.End, owner: owner})
+			}
 		case wasmbin.OpPrefixFC:
 			r.bulk = r.bulk || isBulk(in.Sub)
 		}
@@ -174,11 +199,21 @@ func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Fold short unchecked regions into their owner: every entry into such
+	// a region follows exactly one execution of its construct's opener, so
+	// the owner's charge still covers it. Owners precede their points, so
+	// folding from the end moves costs along chains of short regions.
+	for i := len(r.points) - 1; i > 0; i-- {
+		if p := &r.points[i]; !p.check && p.cost < r.minRegion {
+			r.points[p.owner].cost += p.cost
+			p.cost = 0
+		}
+	}
 	// Pass 2: copy the body, inserting the accounting.
 	out := make([]byte, 0, len(body)+len(r.points)*maxChargeLen+64)
 	out = r.appendLoad(out)
-	out = r.appendCharge(out, r.points[0].cost)
-	next := 1 // next loop point
+	out = r.appendCharge(out, r.points[0])
+	next := 1
 	err = wasmbin.WalkCode(body, func(in wasmbin.Instr, depth int) error {
 		// depth-1 is the label of the function body: a branch to it returns.
 		switch in.Op {
@@ -188,10 +223,10 @@ func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
 			out = r.appendLoad(out)
 			return nil
 		case wasmbin.OpReturn, wasmbin.OpReturnCall, wasmbin.OpReturnCallIn:
-			out = r.appendStore(out)
+			out = r.appendExit(out)
 		case wasmbin.OpBr, wasmbin.OpBrIf:
 			if in.Imm == int64(depth-1) {
-				out = r.appendStore(out)
+				out = r.appendExit(out)
 			}
 		case wasmbin.OpBrTable:
 			r.labels, err = wasmbin.BrTableLabels(body, in, r.labels[:0])
@@ -200,13 +235,13 @@ func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
 			}
 			for _, l := range r.labels {
 				if l == uint32(depth-1) {
-					out = r.appendStore(out)
+					out = r.appendExit(out)
 					break
 				}
 			}
 		case wasmbin.OpEnd:
 			if depth == 1 {
-				out = r.appendStore(out)
+				out = r.appendExit(out)
 			}
 		case wasmbin.OpPrefixFC:
 			if isBulk(in.Sub) {
@@ -214,8 +249,10 @@ func (r *rewriter) body(body []byte, fuelIdx, local uint32) ([]byte, error) {
 			}
 		}
 		out = append(out, body[in.Start:in.End]...)
-		if in.Op == wasmbin.OpLoop {
-			out = r.appendCharge(out, r.points[next].cost)
+		if next < len(r.points) && r.points[next].at == in.End {
+			if r.points[next].cost > 0 {
+				out = r.appendCharge(out, r.points[next])
+			}
 			next++
 		}
 		return nil
@@ -241,6 +278,21 @@ func (r *rewriter) appendStore(dst []byte) []byte {
 	dst = append(dst, wasmbin.OpGlobalSet)
 	return wasmbin.AppendU32(dst, r.fuel)
 }
+
+// MinRegion is the shortest region (in instructions) that gets a charge of
+// its own after an else or end; shorter ones are paid for in advance by the
+// region that holds the opening block, loop or if. Why? A charge is a
+// subtract, which in a hot loop full of short branches costs more than the
+// precision is worth, while long regions charged on their own stop the
+// overcharge of Go's big dispatch loops. Measured on the Go guest
+// (BenchmarkFuelOverhead, TestSameResults -v):
+//
+//	MinRegion            checksum overhead   _initialize fuel
+//	∞ (loops only)       9%                  11.5M
+//	32                   9%                   7.9M
+//	16                   13%                  3.6M
+//	1 (every region)     17%                  1.3M
+const MinRegion = 32
 
 // BulkShift sets the dynamic charge of bulk operations: on top of their
 // static cost of 1, memory.init/copy/fill and table.init/copy/grow/fill pay
@@ -278,13 +330,30 @@ func (r *rewriter) appendBulkCharge(dst []byte) []byte {
 	return wasmbin.AppendU32(dst, r.local+1)
 }
 
-// appendCharge appends: local -= cost; if local < 0 { fuel = local; unreachable }.
-func (r *rewriter) appendCharge(dst []byte, cost int64) []byte {
+// appendCharge appends: local -= cost, and for a checked point: if local <
+// 0 { fuel = local; unreachable }.
+func (r *rewriter) appendCharge(dst []byte, p point) []byte {
 	dst = append(dst, wasmbin.OpLocalGet)
 	dst = wasmbin.AppendU32(dst, r.local)
 	dst = append(dst, wasmbin.OpI64Const)
-	dst = wasmbin.AppendS64(dst, cost)
-	return r.appendSubCheck(dst)
+	dst = wasmbin.AppendS64(dst, p.cost)
+	if p.check {
+		return r.appendSubCheck(dst)
+	}
+	dst = append(dst, wasmbin.OpI64Sub, wasmbin.OpLocalSet)
+	return wasmbin.AppendU32(dst, r.local)
+}
+
+// appendExit appends, before control leaves the function: fuel = local;
+// if local < 0 { unreachable }. The check catches a budget overrun by the
+// unchecked charges since the last checked point, so a call that returns
+// normally never leaves a negative counter.
+func (r *rewriter) appendExit(dst []byte) []byte {
+	dst = r.appendStore(dst)
+	dst = append(dst, wasmbin.OpLocalGet)
+	dst = wasmbin.AppendU32(dst, r.local)
+	return append(dst, wasmbin.OpI64Const, 0x00, wasmbin.OpI64LtS, wasmbin.OpIf, 0x40,
+		wasmbin.OpUnreachable, wasmbin.OpEnd)
 }
 
 // appendSubCheck appends, with the counter and an amount on the stack:

@@ -39,6 +39,23 @@ func instrument(t testing.TB, b []byte) []byte {
 	return out
 }
 
+// variants are the two extremes of the region threshold: the default folds
+// every short region of the test guests into its opener's, "split" charges
+// every region on its own (unchecked charges and exit checks everywhere).
+var variants = []struct {
+	name      string
+	minRegion int64
+}{{"default", MinRegion}, {"split", 1}}
+
+func mustInstrument(t testing.TB, b []byte, minRegion int64) []byte {
+	t.Helper()
+	out, err := instrumentWith(b, minRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // buildGoGuest builds ../wasmbin/testdata/goguest for wasip1 (c-shared).
 func buildGoGuest(t testing.TB) []byte {
 	t.Helper()
@@ -106,7 +123,9 @@ func instantiate(t testing.TB, r wazero.Runtime, bin []byte, budget int64) insta
 			if _, err := m.ExportedFunction("_initialize").Call(ctx); err != nil {
 				t.Fatalf("_initialize: %v", err)
 			}
-			t.Logf("_initialize used %d fuel", budget-in.fuelLeft())
+			if _, ok := t.(*testing.T); ok {
+				t.Logf("_initialize used %d fuel", budget-in.fuelLeft())
+			}
 		}
 		return in
 	}
@@ -138,23 +157,32 @@ func (in instance) call(t testing.TB, name string, params ...uint64) ([]uint64, 
 }
 
 func TestInstrumentSum(t *testing.T) {
-	// sum(n) charges 5 at entry (block, loop, end, local.get, end) and 14
-	// per loop iteration; n+1 iterations run (the last one exits).
-	cost := func(n int64) int64 { return 5 + 14*(n+1) }
-	r := newRuntime(t)
-	in := instantiate(t, r, instrument(t, readFile(t, "testdata/guest.wasm")), plenty)
-	for _, n := range []int64{0, 1, 10, 1000} {
-		in.setFuel(plenty)
-		res, err := in.call(t, "sum", uint64(n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := uint64(n * (n - 1) / 2); res[0] != want {
-			t.Errorf("sum(%d) = %d, want %d", n, res[0], want)
-		}
-		if used := plenty - in.fuelLeft(); used != cost(n) {
-			t.Errorf("sum(%d) used %d fuel, want %d", n, used, cost(n))
-		}
+	// sum(n) runs n+1 loop iterations of 14 (the last one exits). Folded,
+	// the entry pays 5 (block, loop, end, local.get, end); split, the entry
+	// pays 2 (block, loop) and the code after the block 2 (local.get, end),
+	// and the block's end is skipped by the exit branch.
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			cost := func(n int64) int64 { return 5 + 14*(n+1) }
+			if v.minRegion == 1 {
+				cost = func(n int64) int64 { return 4 + 14*(n+1) }
+			}
+			r := newRuntime(t)
+			in := instantiate(t, r, mustInstrument(t, readFile(t, "testdata/guest.wasm"), v.minRegion), plenty)
+			for _, n := range []int64{0, 1, 10, 1000} {
+				in.setFuel(plenty)
+				res, err := in.call(t, "sum", uint64(n))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := uint64(n * (n - 1) / 2); res[0] != want {
+					t.Errorf("sum(%d) = %d, want %d", n, res[0], want)
+				}
+				if used := plenty - in.fuelLeft(); used != cost(n) {
+					t.Errorf("sum(%d) used %d fuel, want %d", n, used, cost(n))
+				}
+			}
+		})
 	}
 }
 
@@ -163,69 +191,86 @@ func TestInstrumentSum(t *testing.T) {
 // (final end, return, br_if and br_table to the function label) and calls,
 // where the cached counter must reach the global.
 func TestFuelUsed(t *testing.T) {
-	fib := func(n int64) int64 { // calls made by fib(n) = 2*F(n+1)-1
+	// fib(n) makes L = F(n+1) leaf calls and L-1 inner ones. Folded, each
+	// call pays 17 at entry; split, the entry pays 6, the else arm 10 and
+	// the code after the if 1.
+	fib := func(n int64, leaf, inner int64) int64 {
 		a, b := int64(0), int64(1)
 		for i := int64(0); i < n+1; i++ {
 			a, b = b, a+b
 		}
-		return 2*a - 1
+		return leaf*a + inner*(a-1)
 	}
 	tests := []struct {
-		fn   string
-		arg  uint64
-		want int64
+		fn            string
+		arg           uint64
+		folded, split int64
 	}{
-		{"sum", 10, 5 + 14*11},
-		{"early", 0, 3 + 11},
-		{"early", 4, 3 + 11*5},
-		{"table_exit", 1, 2 + 8},
-		{"table_exit", 9, 2 + 8*9},
-		{"ret", 0, 7},
-		{"ret", 1, 7},
-		{"fib", 0, 17},
-		{"fib", 10, 17 * fib(10)},
-		{"copy", 0, 5},
-		{"copy", 7, 5},
-		{"copy", 65536, 5 + 65536>>BulkShift},
+		{"sum", 10, 5 + 14*11, 4 + 14*11},
+		{"early", 0, 3 + 11, 1 + 11},
+		{"early", 4, 3 + 11*5, 1 + 11*5},
+		{"table_exit", 1, 2 + 8, 1 + 8},
+		{"table_exit", 9, 2 + 8*9, 1 + 8*9},
+		{"ret", 0, 7, 5 + 2},
+		{"ret", 1, 7, 5},
+		{"fib", 0, 17, 7},
+		{"fib", 10, fib(10, 17, 17), fib(10, 7, 17)},
+		{"copy", 0, 5, 5},
+		{"copy", 7, 5, 5},
+		{"copy", 65536, 5 + 65536>>BulkShift, 5 + 65536>>BulkShift},
 	}
-	r := newRuntime(t)
-	in := instantiate(t, r, instrument(t, readFile(t, "testdata/guest.wasm")), plenty)
-	for _, tt := range tests {
-		in.setFuel(plenty)
-		if _, err := in.call(t, tt.fn, tt.arg); err != nil {
-			t.Fatalf("%s(%d): %v", tt.fn, tt.arg, err)
-		}
-		if used := plenty - in.fuelLeft(); used != tt.want {
-			t.Errorf("%s(%d) used %d fuel, want %d", tt.fn, tt.arg, used, tt.want)
-		}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			r := newRuntime(t)
+			in := instantiate(t, r, mustInstrument(t, readFile(t, "testdata/guest.wasm"), v.minRegion), plenty)
+			for _, tt := range tests {
+				want := tt.folded
+				if v.minRegion == 1 {
+					want = tt.split
+				}
+				in.setFuel(plenty)
+				if _, err := in.call(t, tt.fn, tt.arg); err != nil {
+					t.Fatalf("%s(%d): %v", tt.fn, tt.arg, err)
+				}
+				if used := plenty - in.fuelLeft(); used != want {
+					t.Errorf("%s(%d) used %d fuel, want %d", tt.fn, tt.arg, used, want)
+				}
+			}
+		})
 	}
 }
 
 // TestBudgetIsExact: a budget equal to a call's cost lets it finish with
 // nothing left; one less traps and leaves the counter negative.
 func TestBudgetIsExact(t *testing.T) {
-	r := newRuntime(t)
-	in := instantiate(t, r, instrument(t, readFile(t, "testdata/guest.wasm")), plenty)
-	const n = 100
-	in.setFuel(plenty)
-	if _, err := in.call(t, "sum", n); err != nil {
-		t.Fatal(err)
-	}
-	need := plenty - in.fuelLeft()
+	calls := []call{{"sum", []uint64{100}}, {"early", []uint64{3}}, {"fib", []uint64{12}}, {"ret", []uint64{0}}, {"copy", []uint64{4096}}}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			r := newRuntime(t)
+			in := instantiate(t, r, mustInstrument(t, readFile(t, "testdata/guest.wasm"), v.minRegion), plenty)
+			for _, c := range calls {
+				in.setFuel(plenty)
+				if _, err := in.call(t, c.fn, c.params...); err != nil {
+					t.Fatal(err)
+				}
+				need := plenty - in.fuelLeft()
 
-	in.setFuel(need)
-	if _, err := in.call(t, "sum", n); err != nil {
-		t.Fatalf("budget %d (exact): %v", need, err)
-	}
-	if left := in.fuelLeft(); left != 0 {
-		t.Fatalf("fuel left after exact budget = %d, want 0", left)
-	}
-	in.setFuel(need - 1)
-	if _, err := in.call(t, "sum", n); err == nil {
-		t.Fatalf("budget %d (one short) did not trap", need-1)
-	}
-	if left := in.fuelLeft(); left >= 0 {
-		t.Fatalf("fuel after exhaustion = %d, want negative", left)
+				in.setFuel(need)
+				if _, err := in.call(t, c.fn, c.params...); err != nil {
+					t.Fatalf("%s%v, budget %d (exact): %v", c.fn, c.params, need, err)
+				}
+				if left := in.fuelLeft(); left != 0 {
+					t.Fatalf("%s%v: fuel left after exact budget = %d, want 0", c.fn, c.params, left)
+				}
+				in.setFuel(need - 1)
+				if _, err := in.call(t, c.fn, c.params...); err == nil {
+					t.Fatalf("%s%v, budget %d (one short) did not trap", c.fn, c.params, need-1)
+				}
+				if left := in.fuelLeft(); left >= 0 {
+					t.Fatalf("%s%v: fuel after exhaustion = %d, want negative", c.fn, c.params, left)
+				}
+			}
+		})
 	}
 }
 
@@ -241,19 +286,21 @@ func TestExhaustion(t *testing.T) {
 		{"zero budget traps at once", "sum", []uint64{5}, 0},
 		{"long loop", "sum", []uint64{1 << 40}, 1_000_000},
 	}
-	r := newRuntime(t)
-	in := instantiate(t, r, instrument(t, readFile(t, "testdata/guest.wasm")), plenty)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in.setFuel(tt.budget)
-			_, err := in.call(t, tt.fn, tt.params...)
-			if err == nil {
-				t.Fatal("call returned; want a trap")
-			}
-			if left := in.fuelLeft(); left >= 0 {
-				t.Fatalf("fuel after trap = %d, want negative (err %v)", left, err)
-			}
-		})
+	for _, v := range variants {
+		r := newRuntime(t)
+		in := instantiate(t, r, mustInstrument(t, readFile(t, "testdata/guest.wasm"), v.minRegion), plenty)
+		for _, tt := range tests {
+			t.Run(v.name+"/"+tt.name, func(t *testing.T) {
+				in.setFuel(tt.budget)
+				_, err := in.call(t, tt.fn, tt.params...)
+				if err == nil {
+					t.Fatal("call returned; want a trap")
+				}
+				if left := in.fuelLeft(); left >= 0 {
+					t.Fatalf("fuel after trap = %d, want negative (err %v)", left, err)
+				}
+			})
+		}
 	}
 }
 
@@ -323,25 +370,27 @@ func TestSameResults(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			bin := tt.bin(t)
-			r := newRuntime(t)
-			orig := instantiate(t, r, bin, 0)
-			inst := instantiate(t, r, instrument(t, bin), plenty)
-			for _, c := range tt.calls {
-				want, werr := orig.call(t, c.fn, c.params...)
-				inst.setFuel(plenty)
-				got, gerr := inst.call(t, c.fn, c.params...)
-				if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
-					t.Errorf("%s%v: instrumented %v (%v), original %v (%v)", c.fn, c.params, got, gerr, want, werr)
+		bin := tt.bin(t)
+		for _, v := range variants {
+			t.Run(tt.name+"/"+v.name, func(t *testing.T) {
+				r := newRuntime(t)
+				orig := instantiate(t, r, bin, 0)
+				inst := instantiate(t, r, mustInstrument(t, bin, v.minRegion), plenty)
+				for _, c := range tt.calls {
+					want, werr := orig.call(t, c.fn, c.params...)
+					inst.setFuel(plenty)
+					got, gerr := inst.call(t, c.fn, c.params...)
+					if (werr == nil) != (gerr == nil) || !reflect.DeepEqual(got, want) {
+						t.Errorf("%s%v: instrumented %v (%v), original %v (%v)", c.fn, c.params, got, gerr, want, werr)
+					}
+					used := plenty - inst.fuelLeft()
+					if used <= 0 {
+						t.Errorf("%s%v used %d fuel", c.fn, c.params, used)
+					}
+					t.Logf("%s%v used %d fuel", c.fn, c.params, used)
 				}
-				used := plenty - inst.fuelLeft()
-				if used <= 0 {
-					t.Errorf("%s%v used %d fuel", c.fn, c.params, used)
-				}
-				t.Logf("%s%v used %d fuel", c.fn, c.params, used)
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 
 // FuzzInstrument checks that Instrument never panics, refuses exactly what
 // wasmbin refuses (or an existing fuel export), and that whenever wazero
-// accepts the original module it accepts the instrumented one too.
+// accepts the original module it accepts the instrumented one too, with the
+// default region threshold and with every region charged.
 func FuzzInstrument(f *testing.F) {
 	for _, p := range []string{"testdata/guest.wasm", "../wasmbin/testdata/all.wasm", "../wasmbin/testdata/rust.wasm"} {
 		f.Add(readFile(f, p))
@@ -38,10 +39,16 @@ func FuzzInstrument(f *testing.F) {
 			return
 		}
 		cm.Close(ctx)
-		cm, err = r.CompileModule(ctx, out)
+		split, err := instrumentWith(b, 1)
 		if err != nil {
-			t.Fatalf("original compiles, instrumented does not: %v", err)
+			t.Fatalf("split variant refused what the default accepted: %v", err)
 		}
-		cm.Close(ctx)
+		for _, bin := range [][]byte{out, split} {
+			cm, err = r.CompileModule(ctx, bin)
+			if err != nil {
+				t.Fatalf("original compiles, instrumented does not: %v", err)
+			}
+			cm.Close(ctx)
+		}
 	})
 }
