@@ -98,6 +98,15 @@ func (p *Plugin) record(err error) {
 	}
 }
 
+// recordGetError records a failure to get an instance, unless the caller's
+// context ended while it waited: a client that went away is no fault of the
+// plugin.
+func (p *Plugin) recordGetError(ctx context.Context, err error) {
+	if ctx.Err() == nil {
+		p.record(err)
+	}
+}
+
 // rebuildPool makes every instance from before be replaced: an idle one when
 // it is next taken from the pool, a busy one when it is returned.
 func (p *Plugin) rebuildPool() {
@@ -149,7 +158,7 @@ func (p *Plugin) Route(ctx context.Context, req *plugins.Request, ups []plugins.
 	}
 	in, err := p.get(ctx)
 	if err != nil {
-		p.record(err)
+		p.recordGetError(ctx, err)
 		return dst, err
 	}
 	dst, err = p.route(ctx, in, req, ups, dst)
@@ -263,7 +272,7 @@ func (p *Plugin) Redact(ctx context.Context, body, dst []byte, v *plugins.Vault)
 	}
 	in, err := p.get(ctx)
 	if err != nil {
-		p.record(err)
+		p.recordGetError(ctx, err)
 		return dst, err
 	}
 	dst, err = p.redact(ctx, in, body, dst, v)

@@ -253,3 +253,25 @@ func TestRebuildReplacesIdleInstances(t *testing.T) {
 		p.put(in, false)
 	}
 }
+
+// A caller whose context ends while every instance is busy gets the context's
+// error, and the plugin is not blamed for it.
+func TestCancelledWaitIsNotAFailure(t *testing.T) {
+	p := load(t, "echo", func(c *config.Plugin) { c.PoolSize = 1 })
+	busy, err := p.get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Route(ctx, testRequest(1), testUpstreams(), nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Route = %v, want context.Canceled", err)
+	}
+	p.put(busy, false)
+	if p.Failures() != 0 {
+		t.Fatalf("failures = %d", p.Failures())
+	}
+	if got, err := p.Route(context.Background(), testRequest(1), testUpstreams(), nil); err != nil || len(got) != 1 {
+		t.Fatalf("Route after wait = %v, %v", got, err)
+	}
+}
