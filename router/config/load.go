@@ -141,11 +141,17 @@ func load(src koanf.Provider, baseDir string, lookup func(string) (string, bool)
 		decodeProblems(err, &ps)
 	}
 
-	for i := range c.Plugins {
-		p := &c.Plugins[i]
-		if p.Wasm != "" && baseDir != "" && !filepath.IsAbs(p.Wasm) {
-			p.Wasm = filepath.Join(baseDir, p.Wasm)
+	// Files named in the config are relative to the config file's folder.
+	resolve := func(p *string) {
+		if *p != "" && baseDir != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(baseDir, *p)
 		}
+	}
+	for i := range c.Plugins {
+		resolve(&c.Plugins[i].Wasm)
+	}
+	for i := range c.Upstreams {
+		resolve(&c.Upstreams[i].Auth.CredentialsFile)
 	}
 	c.ApplyDefaults()
 	c.validate(&ps)
