@@ -36,7 +36,7 @@ func (p *Plugin) get(ctx context.Context) (*instance, error) {
 		}
 		// The pool is being rebuilt after K failures in a row: an idle
 		// instance from before does not serve another call.
-		in.mod.Close(ctx)
+		p.closeInstance(ctx, in.mod)
 	}
 	in, err := p.newInstance(ctx)
 	if err != nil {
@@ -55,7 +55,7 @@ func (p *Plugin) put(in *instance, failed bool) {
 		p.slots <- in
 		return
 	}
-	in.mod.Close(context.Background())
+	p.closeInstance(context.Background(), in.mod)
 	if !p.acquire() {
 		p.slots <- nil
 		return

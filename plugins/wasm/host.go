@@ -1,10 +1,12 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -45,7 +47,23 @@ type hostFunc struct {
 type hostEnv struct {
 	log   *slog.Logger
 	start time.Time
+	// out holds each instance's partial stdout/stderr line, keyed by its
+	// api.Module, so that a guest writing a panic byte by byte still gives
+	// whole log lines. Not on the hot path: only guests that print use it.
+	out sync.Map // api.Module → *guestOutput
 }
+
+// guestOutput is one instance's unfinished output line and how many lines it
+// logged; after maxGuestLines the rest is dropped, so a guest cannot flood
+// the host log.
+type guestOutput struct {
+	mu    sync.Mutex
+	line  []byte
+	fd    uint32
+	lines int
+}
+
+const maxGuestLines = 32
 
 // allowed returns the import table: module → name → function.
 func (h *hostEnv) allowed() map[string]map[string]hostFunc {
@@ -193,7 +211,8 @@ func randomGet(_ context.Context, m api.Module, stack []uint64) {
 }
 
 // fdWrite sends what a guest writes to stdout (debug) or stderr (warn) to the
-// host log, one record per call, capped at maxLogLine bytes.
+// host log, one record per line, lines capped at maxLogLine bytes and at
+// maxGuestLines per instance.
 func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 	fd, iovs, iovsLen, resultPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	if fd != 1 && fd != 2 {
@@ -201,8 +220,11 @@ func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	mem := m.Memory()
-	var line [maxLogLine]byte
-	n, total := 0, uint32(0)
+	v, _ := h.out.LoadOrStore(m, &guestOutput{})
+	o := v.(*guestOutput)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	total := uint32(0)
 	for i := range iovsLen {
 		ptr, ok1 := mem.ReadUint32Le(iovs + 8*i)
 		l, ok2 := mem.ReadUint32Le(iovs + 8*i + 4)
@@ -215,23 +237,58 @@ func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 			stack[0] = errnoFault
 			return
 		}
-		n += copy(line[n:], b)
 		total += l
+		for len(b) > 0 {
+			if o.fd != fd && len(o.line) > 0 {
+				h.emit(ctx, o)
+			}
+			o.fd = fd
+			nl := bytes.IndexByte(b, '\n')
+			if nl < 0 {
+				o.line = append(o.line, b[:min(len(b), maxLogLine-len(o.line))]...)
+				break
+			}
+			o.line = append(o.line, b[:min(nl, maxLogLine-len(o.line))]...)
+			h.emit(ctx, o)
+			b = b[nl+1:]
+		}
 	}
 	if !mem.WriteUint32Le(resultPtr, total) {
 		stack[0] = errnoFault
 		return
 	}
 	stack[0] = errnoSuccess
+}
+
+// emit logs o's current line and clears it.
+func (h *hostEnv) emit(ctx context.Context, o *guestOutput) {
+	line := bytes.TrimRight(o.line, "\r")
+	o.line = o.line[:0]
+	if len(line) == 0 || o.lines > maxGuestLines {
+		return
+	}
+	o.lines++
 	level := slog.LevelDebug
-	if fd == 2 {
+	if o.fd == 2 {
 		level = slog.LevelWarn
 	}
-	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
-		n--
+	if !h.log.Enabled(ctx, level) {
+		return
 	}
-	if n > 0 && h.log.Enabled(ctx, level) {
-		h.log.Log(ctx, level, string(line[:n]), "source", "plugin", "fd", fd)
+	if o.lines > maxGuestLines {
+		h.log.Log(ctx, level, "further output of this instance dropped", "source", "plugin")
+		return
+	}
+	h.log.Log(ctx, level, string(line), "source", "plugin", "fd", o.fd)
+}
+
+// forget flushes and drops the output state of a closed instance.
+func (h *hostEnv) forget(m api.Module) {
+	if v, ok := h.out.LoadAndDelete(m); ok {
+		o := v.(*guestOutput)
+		o.mu.Lock()
+		h.emit(context.Background(), o)
+		o.mu.Unlock()
 	}
 }
 

@@ -206,7 +206,7 @@ func LoadBytes(ctx context.Context, p config.Plugin, wasm []byte, opts Options) 
 		if pl.modName == "" {
 			pl.hasFuel = in.fuel != nil
 			if err = pl.readInfo(ctx, in); err != nil {
-				in.mod.Close(ctx)
+				pl.closeInstance(ctx, in.mod)
 				return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
 			}
 		}
@@ -383,7 +383,7 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	in := &instance{mod: mod, mem: mod.Memory(), gen: p.gen.Load()}
 	defer func() {
 		if err != nil {
-			mod.Close(ctx)
+			p.closeInstance(ctx, mod)
 		}
 	}()
 	if g, ok := mod.ExportedGlobal(fuelGlobal).(api.MutableGlobal); ok && g.Type() == api.ValueTypeI64 {
@@ -533,7 +533,7 @@ func (p *Plugin) destroy() {
 			select {
 			case in := <-p.slots:
 				if in != nil {
-					in.mod.Close(ctx)
+					p.closeInstance(ctx, in.mod)
 				}
 			default:
 				break drain
@@ -547,4 +547,10 @@ func (p *Plugin) destroy() {
 		p.cache.Close(ctx)
 	}
 	close(p.done)
+}
+
+// closeInstance closes one instance and flushes what it printed.
+func (p *Plugin) closeInstance(ctx context.Context, m api.Module) {
+	m.Close(ctx)
+	p.env.forget(m)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/plugins"
@@ -273,5 +274,49 @@ func TestCancelledWaitIsNotAFailure(t *testing.T) {
 	}
 	if got, err := p.Route(context.Background(), testRequest(1), testUpstreams(), nil); err != nil || len(got) != 1 {
 		t.Fatalf("Route after wait = %v, %v", got, err)
+	}
+}
+
+// lineCounter is a slog.Handler that records messages.
+type lineCounter struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *lineCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *lineCounter) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = append(h.msgs, r.Message)
+	return nil
+}
+func (h *lineCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *lineCounter) WithGroup(string) slog.Handler      { return h }
+
+// Guest output reaches the host log as whole lines, and a guest cannot flood it.
+func TestGuestOutputIsLineBufferedAndCapped(t *testing.T) {
+	h := new(lineCounter)
+	o := quiet
+	o.Logger = slog.New(h)
+	p, err := Load(context.Background(), config.Plugin{Name: "printer", Wasm: fixture("printer"), PoolSize: 1}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Route(context.Background(), testRequest(0), testUpstreams(), nil)
+	p.Route(context.Background(), testRequest(500), testUpstreams(), nil)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var guest []string
+	for _, m := range h.msgs {
+		if m != "plugin loaded" {
+			guest = append(guest, m)
+		}
+	}
+	if len(guest) < 4 || guest[0] != "hello" || guest[1] != "world" || guest[2] != "hello" || guest[3] != "world" {
+		t.Fatalf("guest lines %q", guest[:min(len(guest), 6)])
+	}
+	if n := len(guest); n != maxGuestLines+1 || guest[n-1] != "further output of this instance dropped" {
+		t.Fatalf("%d guest lines, last %q", n, guest[n-1])
 	}
 }
