@@ -120,6 +120,15 @@ func NewEntryFromJSON(body []byte) (*Entry, error) {
 	if len(c.Choices) == 0 {
 		return nil, fmt.Errorf("%w: no choices", ErrIncomplete)
 	}
+	// An SSE event is one line: a pretty-printed upstream body must not carry
+	// its newlines into the stream form.
+	if !isNull(c.Usage) {
+		var u bytes.Buffer
+		if err := json.Compact(&u, c.Usage); err != nil {
+			return nil, fmt.Errorf("%w: usage: %v", ErrInvalidJSON, err)
+		}
+		c.Usage = u.Bytes()
+	}
 
 	var hdr []byte
 	hdr = append(hdr, `data: {"id":`...)

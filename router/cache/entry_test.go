@@ -368,3 +368,26 @@ func FuzzAssembler(f *testing.F) {
 		}
 	})
 }
+
+// TestPrettyPrintedUpstream guards SSE framing: a pretty-printed JSON answer
+// must still render one line per event.
+func TestPrettyPrintedUpstream(t *testing.T) {
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, []byte(toolJSON), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEntryFromJSON(pretty.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range strings.Split(strings.TrimSuffix(string(e.SSEUsage), "\n\n"), "\n\n") {
+		if strings.Contains(ev, "\n") {
+			t.Fatalf("multi-line event %q", ev)
+		}
+	}
+	c := serve(t, &e)
+	s := stream(t, c, true)
+	if s.acc.Usage.TotalTokens != 42 || len(s.acc.Choices[0].Message.ToolCalls) != 2 {
+		t.Errorf("got %+v", s.acc.ChatCompletion)
+	}
+}
