@@ -84,4 +84,14 @@
   ;; copy moves n bytes once.
   (func (export "copy") (param $n i32)
     (memory.copy (i32.const 0) (i32.const 65536) (local.get $n)))
+
+  ;; chase loads bytes from pseudo-random addresses in 64 MiB forever: the
+  ;; cache-missing worst case for time per unit of fuel (BenchmarkExhaust).
+  (func (export "chase") (local $x i32) (local $acc i32)
+    (if (i32.lt_u (memory.size) (i32.const 1024))
+      (then (drop (memory.grow (i32.sub (i32.const 1024) (memory.size))))))
+    (loop $l
+      (local.set $x (i32.add (i32.mul (local.get $x) (i32.const 1103515245)) (i32.const 12345)))
+      (local.set $acc (i32.add (local.get $acc) (i32.load8_u (i32.and (local.get $x) (i32.const 0x3FFFFFF)))))
+      (br $l)))
 )
