@@ -30,6 +30,8 @@ type Entry struct {
 	SSEUsage []byte
 	// Stored is when the answer was received; the router derives Age from it.
 	Stored time.Time
+
+	size int64 // bytes of the shared backing array; 0 for a hand-built Entry
 }
 
 // entryOverhead approximates the per-entry memory beyond the byte slices (the
@@ -39,6 +41,9 @@ const entryOverhead = 256
 
 // Cost is what the entry counts against cache.max_bytes.
 func (e *Entry) Cost() int64 {
+	if e.size > 0 {
+		return e.size + entryOverhead
+	}
 	return int64(cap(e.JSON)+cap(e.SSE)+cap(e.SSEUsage)) + entryOverhead
 }
 
@@ -266,7 +271,7 @@ func newEntry(js, chunks, usageChunk []byte, done string) *Entry {
 		buf = append(buf, usageChunk...)
 		buf = append(buf, done...)
 	}
-	e := &Entry{Stored: time.Now()}
+	e := &Entry{Stored: time.Now(), size: int64(cap(buf))}
 	a, b := len(js), len(js)+nSSE
 	e.JSON = buf[:a:a]
 	e.SSE = buf[a:b:b]

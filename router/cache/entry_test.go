@@ -391,3 +391,17 @@ func TestPrettyPrintedUpstream(t *testing.T) {
 		t.Errorf("got %+v", s.acc.ChatCompletion)
 	}
 }
+
+func TestEntryCost(t *testing.T) {
+	e, err := NewEntryFromJSON([]byte(twoChoicesJSON)) // no usage: SSEUsage is SSE
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(len(e.JSON)+len(e.SSE)) + entryOverhead; e.Cost() != want {
+		t.Errorf("cost %d, want %d (SSE counted once)", e.Cost(), want)
+	}
+	e, _ = NewEntryFromJSON([]byte(textJSON))
+	if want := int64(len(e.JSON)+len(e.SSE)+len(e.SSEUsage)) + entryOverhead; e.Cost() != want {
+		t.Errorf("cost %d, want %d", e.Cost(), want)
+	}
+}
