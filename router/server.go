@@ -153,8 +153,26 @@ func (s *Server) Close(ctx context.Context) error {
 // Upstreams exposes the upstream set (for metrics and tests).
 func (s *Server) Upstreams() *upstream.Set { return s.ups }
 
-// Handle is the fasthttp handler: it dispatches by path.
+// Handle is the fasthttp handler: it dispatches by path, then records.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	if s.cfg.Log.Access {
+		defer s.accessLog(ctx, time.Now())
+	}
+	s.dispatch(ctx)
+}
+
+// accessLog writes one line per request: what was asked of whom and how it
+// went — never the body, a prompt, a completion or a key. For streams the
+// duration is the time until the stream started.
+func (s *Server) accessLog(ctx *fasthttp.RequestCtx, start time.Time) {
+	h := &ctx.Response.Header
+	s.log.Info("request",
+		"method", string(ctx.Method()), "path", string(ctx.Path()), "status", ctx.Response.StatusCode(),
+		"upstream", string(h.Peek("x-switchyard-upstream")), "cache", string(h.Peek(hdrCache)),
+		"duration", time.Since(start), "remote", ctx.RemoteIP().String())
+}
+
+func (s *Server) dispatch(ctx *fasthttp.RequestCtx) {
 	path := ctx.Path()
 	switch string(path) {
 	case "/v1/chat/completions":
