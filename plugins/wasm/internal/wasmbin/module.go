@@ -135,7 +135,7 @@ type GlobalType struct {
 	Mutable bool
 }
 
-// Import is one import. Desc selects which of the fields is meaningful.
+// Import is one import. Kind selects which of the fields is meaningful.
 type Import struct {
 	Module, Name string
 	Kind         byte
