@@ -80,10 +80,11 @@ func (k *Keyer) Key(tenant, endpoint string, model, body []byte) (Key, error) {
 	return hashKey(k.buf), nil
 }
 
-// hashKey is truncated SHA-256. Why not two hash/maphash seeds? They measured
-// faster only on large bodies, and canonicalization dominates anyway; SHA-256
-// keeps keys collision-resistant even against a client crafting inputs, and
-// stable across processes (useful in tests and if the store ever becomes shared).
+// hashKey is truncated SHA-256. Why not two hash/maphash seeds? On a 2 KB body
+// they take about 0.6 µs against 1.3 µs (BenchmarkHash2KB, SHA-NI), but the
+// canonical encoding costs more than either, and SHA-256 keeps keys
+// collision-resistant even against a client crafting inputs, and stable across
+// processes (tests, and a store that may one day be shared).
 // See docs/caching.md "The key".
 func hashKey(b []byte) Key {
 	sum := sha256.Sum256(b)
