@@ -155,3 +155,27 @@ func TestRedactorsDoNotCollide(t *testing.T) {
 		t.Fatalf("vault changed: %d pairs", v.Len())
 	}
 }
+
+// TestGoPluginsStayWithinDefaultFuel guards against a regression: with Go's
+// garbage collector on, a collection ran inside a random call and cost it
+// more than the default fuel budget (1 call in ~5,000 failed). The SDK turns
+// the collector off and the host recycles instances by memory instead.
+func TestGoPluginsStayWithinDefaultFuel(t *testing.T) {
+	ctx := context.Background()
+	route := loadPath(t, config.Plugin{Name: "r", Wasm: goExample(t, "cheapest-healthy"), PoolSize: 1})
+	redact := loadPath(t, config.Plugin{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1})
+	body, ups, req := benchBody(true), testUpstreams(), testRequest(100)
+	v := new(plugins.Vault)
+	var out []byte
+	var dst []int
+	for i := range 10_000 {
+		var err error
+		if dst, err = route.Route(ctx, req, ups, dst[:0]); err != nil {
+			t.Fatalf("route call %d: %v", i, err)
+		}
+		v.Reset()
+		if out, err = redact.Redact(ctx, body, out[:0], v); err != nil {
+			t.Fatalf("redact call %d: %v", i, err)
+		}
+	}
+}

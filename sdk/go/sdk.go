@@ -22,6 +22,7 @@ package sdk
 
 import (
 	"bytes"
+	"runtime/debug"
 	"unsafe"
 
 	"github.com/switchyard-dev/switchyard/plugins/abi"
@@ -118,8 +119,21 @@ const (
 // host's logs must not hold prompts or PII.
 func Log(level Level, msg string) { hostLog(level, msg) }
 
+func init() {
+	// Why no garbage collector? A GC cycle runs inside whichever call
+	// crosses the heap goal and costs that call millions of fuel units,
+	// more than the default budget: calls would fail at random. With the
+	// collector off, each call costs what its own code costs; the host
+	// recycles the instance when its memory passes ¾ of max_memory (and
+	// after max_calls calls), which frees everything at once. Handlers that
+	// allocate little per call (reuse buffers, as the examples do) keep
+	// instances alive longer. See docs/RATIONALE.md.
+	debug.SetGCPercent(-1)
+}
+
 // guest is the SDK's per-instance state; buffers are reused across calls.
 type guest struct {
+	req     Request
 	allocs  [][]byte // buffers handed to the host; kept alive for the GC
 	out     []byte   // the last result, read by the host after the call
 	headers []Header
@@ -202,11 +216,10 @@ func (g *guest) route(rec []byte) int64 {
 	if routeFn == nil {
 		return errNotHandledValue
 	}
-	var req Request
-	if !g.decodeRoute(rec, &req) {
+	if !g.decodeRoute(rec, &g.req) {
 		return -abi.ErrCodeBadInput
 	}
-	idx := routeFn(&req, g.ups)
+	idx := routeFn(&g.req, g.ups)
 	if len(idx) == 0 {
 		return 0
 	}

@@ -69,7 +69,8 @@ func Redact(body []byte, v *sdk.Vault) []byte {
 	if last == 0 {
 		return nil
 	}
-	return append(out, body[last:]...)
+	out = append(out, body[last:]...) // keep the grown buffer for the next call
+	return out
 }
 
 // Email returns the bounds of the e-mail address around the '@' at at, or
