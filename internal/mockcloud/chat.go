@@ -315,7 +315,15 @@ func (s *Server) serveChat(ctx *fasthttp.RequestCtx, st style, r *genReq, model 
 	c := &chunker{st: st, id: id, model: model, created: created, includeUsage: r.includeUsage}
 	prompt := r.promptTokens()
 	setSSE(ctx)
-	s.stream(ctx, f, sseErrorEvent(f), func(sw *streamer) {
+	errEvent := sseErrorEvent(f)
+	if st == styleVertex {
+		errEvent = func() []byte {
+			status, rpc, msg := vertexFault(f)
+			b := append([]byte("data: "), googleErrorJSON(status, rpc, msg, f.RetryAfter)...)
+			return append(b, "\n\n"...)
+		}
+	}
+	s.stream(ctx, f, errEvent, func(sw *streamer) {
 		b := make([]byte, 0, 1024)
 		if st == styleAzure {
 			b = append(b, `data: {"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":`...)
