@@ -360,3 +360,28 @@ func (s *Server) handleVertex(ctx *fasthttp.RequestCtx) {
 	}
 	s.serveOpenAIShaped(ctx, styleVertex, epChat, "", true, f)
 }
+
+// WithTokenURI returns a copy of a service-account JSON whose token_uri is tokenURL, so Google's
+// client libraries fetch tokens from a mock (examples/configs/mock-service-account.json carries a
+// placeholder). Every other field is kept as is.
+func WithTokenURI(saJSON []byte, tokenURL string) ([]byte, error) {
+	var m map[string]any
+	if err := json.Unmarshal(saJSON, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrServiceAccount, err)
+	}
+	m["token_uri"] = tokenURL
+	return json.Marshal(m)
+}
+
+// ServiceAccountJSON returns the Vertex mock's service account with token_uri pointing at its own
+// /token endpoint (nil for other clouds): hand it to golang.org/x/oauth2/google or to the router.
+func (s *Server) ServiceAccountJSON() []byte {
+	if s.vertex == nil {
+		return nil
+	}
+	b, err := WithTokenURI(s.opts.ServiceAccountJSON, s.vertex.tokenURL)
+	if err != nil { // newVertexAuth already parsed this JSON
+		return nil
+	}
+	return b
+}
