@@ -79,6 +79,7 @@ func BenchmarkRouteParallel(b *testing.B) {
 	p := benchPlugin(b, config.Plugin{Name: "go", Kind: "route", Wasm: goExample(b, "cheapest-healthy")})
 	ups := testUpstreams()
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		req, dst := testRequest(100), make([]int, 0, 8)
 		for pb.Next() {
