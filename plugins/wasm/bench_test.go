@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"runtime"
@@ -156,4 +157,72 @@ func BenchmarkInfiniteLoop(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "cpu-ms")
 	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-cpu-ms")
+}
+
+// BenchmarkFuelOverhead compares calls on loop-heavy guests with and without
+// the fuel rewrite (goal: at most 10% slower; compare with benchstat):
+// redact-email scanning a
+// 64 KiB body byte by byte, and lowest-latency sorting 256 upstreams.
+func BenchmarkFuelOverhead(b *testing.B) {
+	body := bytes.Repeat(benchBody(false), 64)
+	ups := make([]plugins.Upstream, 256)
+	for i := range ups {
+		ups[i] = plugins.Upstream{Name: "u", Healthy: true, TTFBUS: uint32((i * 7919) % 1000)}
+	}
+	for _, fueled := range []bool{false, true} {
+		name := "raw"
+		if fueled {
+			name = "fuel"
+		}
+		b.Run("go-redact-email-64KiB/"+name, func(b *testing.B) {
+			// 64 KiB of scanning costs about 10M fuel, the default budget.
+			p := loadWithFuel(b, fueled, config.Plugin{Name: "pii", Kind: "redact", Wasm: goExample(b, "redact-email"), MaxFuel: 1 << 40})
+			v := new(plugins.Vault)
+			b.SetBytes(int64(len(body)))
+			cpuPerOp(b, func() {
+				if _, err := p.Redact(context.Background(), body, nil, v); err != nil {
+					b.Fatal(err)
+				}
+			})
+		})
+		b.Run("c-lowest-latency-256/"+name, func(b *testing.B) {
+			p := loadWithFuel(b, fueled, config.Plugin{Name: "c", Wasm: "../../examples/plugins/c/lowest-latency/plugin.wasm"})
+			dst := make([]int, 0, 256)
+			cpuPerOp(b, func() {
+				var err error
+				if dst, err = p.Route(context.Background(), testRequest(1), ups, dst[:0]); err != nil || len(dst) != 256 {
+					b.Fatal(len(dst), err)
+				}
+			})
+		})
+	}
+}
+
+func loadWithFuel(b *testing.B, fueled bool, c config.Plugin) *Plugin {
+	if !fueled {
+		saved := instrument
+		instrument = func(m []byte) ([]byte, error) { return m, nil }
+		defer func() { instrument = saved }()
+	}
+	p := benchPlugin(b, c)
+	if p.Fueled() != fueled {
+		b.Fatalf("fueled = %v", p.Fueled())
+	}
+	return p
+}
+
+// cpuPerOp runs f in a b.Loop and also reports the calling thread's CPU time
+// per call (cpu-ns/op), which other load on the machine does not inflate.
+func cpuPerOp(b *testing.B, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var n int
+	var cpu time.Duration
+	for b.Loop() {
+		t0 := threadCPU()
+		f()
+		cpu += threadCPU() - t0
+		n++
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/op")
 }
