@@ -22,7 +22,7 @@ import (
 
 const vertexModel = "google/gemini-2.5-flash"
 
-func mockSA(t *testing.T) []byte {
+func mockSA(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../../examples/configs/mock-service-account.json")
 	if err != nil {
