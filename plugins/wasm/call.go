@@ -56,7 +56,7 @@ func (p *Plugin) put(in *instance, failed bool) {
 		return
 	}
 	p.closeInstance(context.Background(), in.mod)
-	if !p.acquire() {
+	if p.closed.Load() || !p.acquire() { // closing: no point starting a replacement
 		p.slots <- nil
 		return
 	}
