@@ -41,8 +41,13 @@ func azureV1(s *Server, opts ...option.RequestOption) openai.Client {
 func TestAzureChatWithSDK(t *testing.T) {
 	s := start(t, Options{Provider: Azure, APIKey: azureKey, Models: []string{"gpt4o-prod"}})
 	ctx := testCtx(t)
-	for name, c := range map[string]openai.Client{"classic": azureClassic(s, "gpt4o-prod"), "v1": azureV1(s)} {
-		t.Run(name, func(t *testing.T) {
+	clients := []struct {
+		name string
+		c    openai.Client
+	}{{"classic", azureClassic(s, "gpt4o-prod")}, {"v1", azureV1(s)}} // v1 last: LastRequest is checked below
+	for _, tc := range clients {
+		c := tc.c
+		t.Run(tc.name, func(t *testing.T) {
 			var hr *http.Response
 			p := chatParams("hi azure")
 			p.Model = "gpt4o-prod"
