@@ -43,7 +43,6 @@ var (
 	ErrNotLoopback     = errors.New("mockcloud: address is not a loopback address")
 	ErrNoCredentials   = errors.New("mockcloud: no credentials configured")
 	ErrServiceAccount  = errors.New("mockcloud: invalid service account JSON")
-	ErrClosed          = errors.New("mockcloud: server closed")
 )
 
 // Options configures one mock cloud. The zero value of every field means its default; Start
