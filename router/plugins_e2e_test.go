@@ -20,19 +20,20 @@ import (
 	"github.com/switchyard-dev/switchyard/router/config"
 )
 
-var buildOnce sync.Map // path → error
+var (
+	buildOnce sync.Map // name → *sync.Once
+	buildDir  = sync.OnceValue(func() string { d, _ := os.MkdirTemp("", "switchyard-plugins-"); return d })
+)
 
-// examplePlugin returns the path of a Go example plugin, building it when
-// `make plugins` has not (Go is always there).
+// examplePlugin builds a Go example plugin from its current source into a
+// temporary folder, once per test binary (Go's build cache makes this cheap),
+// so a stale plugin.wasm from an earlier ABI never slips into a test.
 func examplePlugin(t testing.TB, name string) string {
 	t.Helper()
 	dir, _ := filepath.Abs(filepath.Join("..", "examples", "plugins", "go", name))
-	out := filepath.Join(dir, "plugin.wasm")
-	v, _ := buildOnce.LoadOrStore(out, new(sync.Once))
+	out := filepath.Join(buildDir(), name+".wasm")
+	v, _ := buildOnce.LoadOrStore(name, new(sync.Once))
 	v.(*sync.Once).Do(func() {
-		if _, err := os.Stat(out); err == nil {
-			return
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-o", out, ".")
