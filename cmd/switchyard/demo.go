@@ -36,6 +36,11 @@ func demoCmd(args []string, withRouter bool) error {
 	if err != nil {
 		return err
 	}
+	cleanup, err := demo.PointCredentialsAtMocks(cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ready := make(chan []*mockcloud.Server, 1)
