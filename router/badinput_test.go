@@ -128,6 +128,22 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	resp2.Body.Close()
 }
 
+// A request whose headers exceed limits.max_header_bytes gets 431 in OpenAI's shape.
+func TestHeadersTooLarge(t *testing.T) {
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", openaiMock(t))},
+		Limits: config.Limits{MaxHeaderBytes: 4 << 10}})
+	req, _ := http.NewRequest("POST", base+"/v1/chat/completions", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Big", strings.Repeat("h", 8<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	checkErrorBody(t, resp.StatusCode, b, 431, "")
+}
+
 // Client keys identify tenants; a wrong key gets 401 in OpenAI's shape.
 func TestClientKeys(t *testing.T) {
 	m := openaiMock(t)

@@ -69,5 +69,8 @@ func (m *metrics) write(ctx *fasthttp.RequestCtx, s *Server) {
 		b = strconv.AppendInt(b, st.Bytes, 10)
 		b = append(b, '\n')
 	}
+	if pm, ok := s.plugins.(interface{ AppendMetrics([]byte) []byte }); ok {
+		b = pm.AppendMetrics(b)
+	}
 	ctx.SetBody(b)
 }

@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -106,6 +107,15 @@ func TestRedactionEndToEnd(t *testing.T) {
 	}
 	if s.Err() != nil || b.String() != want {
 		t.Fatalf("stream: %v %q", s.Err(), b.String())
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `switchyard_plugin_healthy{plugin="pii"} 1`) {
+		t.Fatalf("plugin metrics missing:\n%s", metrics)
 	}
 }
 
