@@ -226,11 +226,18 @@ for t in "${targets[@]}"; do # warm every path (pools, JIT-free but caches and c
 done
 total=$((ROUNDS * 2 * ${#targets[@]}))
 n=0
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$ROUNDS"); do
+	# Odd rounds run A…F, even rounds F…A, so no target always follows the same one.
+	order=("${targets[@]}")
+	if [ $((r % 2)) = 0 ]; then
+		order=()
+		for ((i = ${#targets[@]} - 1; i >= 0; i--)); do order+=("${targets[$i]}"); done
+	fi
 	for c in 1 "$HIGH"; do
 		th=$wrk_threads
 		[ "$c" -lt "$th" ] && th=$c
-		for t in "${targets[@]}"; do
+		for t in "${order[@]}"; do
 			n=$((n + 1))
 			printf '\r[%d/%d] round %d, c=%d, %-8s' "$n" "$total" "$r" "$c" "$t" >&2
 			line=$("${wrk_pin[@]}" wrk -t"$th" -c"$c" -d"$DURATION" --timeout 5s -s "$tmp/${script[$t]}.lua" \
@@ -247,6 +254,7 @@ for r in $(seq "$ROUNDS"); do
 	done
 done
 echo >&2
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- medians and the table ---------------------------------------------------
 med() { # target conc column(4=rps 5=p50 6=p99): median over rounds
@@ -260,6 +268,13 @@ for t in "${targets[@]}"; do
 	p99[$t]=$(med "$t" 1 6)
 done
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+paired() { # fmt a b conc column op(/ or -): median over rounds of a op b, each round's pair taken together
+	awk -v a="$2" -v b="$3" -v c="$4" -v k="$5" -v op="$6" '
+		$2 == c && $1 == a { x[$3] = $k }
+		$2 == c && $1 == b { y[$3] = $k }
+		END { for (r in x) print (op == "/" ? x[r] / y[r] : x[r] - y[r]) }' "$raw" | sort -g |
+		awk -v f="$1" '{ a[NR] = $1 } END { printf f, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
 
 # Streaming time to first byte comes from the Go benchmark (wrk cannot time
 # the first event): median over 3 runs of the loopback overhead-ns metric.
@@ -275,6 +290,9 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "Latest run: $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: $ncpu × $cpu, Linux $(uname -r),"
 	echo "$(go version | cut -d' ' -f3), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$NGINX" -v 2>&1 | cut -d' ' -f3)."
 	echo "Loopback only; $pinning. wrk runs of $DURATION, targets interleaved over $ROUNDS rounds, medians shown."
+	echo "Load average (1/5/15 min) before the run: $load_before; after: $load_after — other work on the machine shows here."
+	echo "Main table: medians over rounds of each figure. Goals table: median over rounds of the per-round"
+	echo "ratio or difference (each round's pair was measured minutes apart at most, so pairing cancels drift)."
 	echo "Miss requests: temperature 0.7 with an e-mail address in the prompt; hit requests: temperature 0."
 	echo
 	echo "| target | c=1 p50 µs | c=1 p99 µs | added p50 over (a) | added p99 over (a) | c=$HIGH req/s | × (a) |"
@@ -287,10 +305,11 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo
 	echo "| goal (issue 6) | measured | target |"
 	echo "|---|---:|---:|"
-	echo "| cache-hit throughput, (e) / (f) | $(calc '%.2f×' "${rps[hit]} / ${rps[bare]}") | ≥ 0.9× |"
-	echo "| added p50 of a miss with route + redact, (d) − (a) | $(calc '%.1f µs' "${p50[plugins]} - ${p50[direct]}") | ≤ 50 µs |"
-	echo "| miss throughput vs nginx, (c) / (b) | $(calc '%.2f×' "${rps[miss]} / ${rps[nginx]}") | ≥ 1.0× |"
-	echo "| miss + plugins throughput vs nginx, (d) / (b) | $(calc '%.2f×' "${rps[plugins]} / ${rps[nginx]}") | (≥ 1.0× for (c)) |"
+	echo "| cache-hit throughput, (e) / (f) | $(paired '%.2f×' hit bare "$HIGH" 4 /) | ≥ 0.9× |"
+	echo "| added p50 of a miss with route + redact, (d) − (a) | $(paired '%.1f µs' plugins direct 1 5 -) | ≤ 50 µs |"
+	echo "| miss throughput vs nginx, (c) / (b) | $(paired '%.2f×' miss nginx "$HIGH" 4 /) | ≥ 1.0× |"
+	echo "| miss + plugins throughput vs nginx, (d) / (b) | $(paired '%.2f×' plugins nginx "$HIGH" 4 /) | (≥ 1.0× for (c)) |"
+	echo "| added p50 of nginx's hop, (b) − (a), for reference | $(paired '%.1f µs' nginx direct 1 5 -) | |"
 	echo "| streaming TTFB overhead (Go benchmark, loopback) | $(calc '%.1f µs' "${ttfb:-0} / 1000") | ≤ 100 µs |"
 	echo
 	echo "Raw per-round figures (target, concurrency, round, req/s, p50 µs, p99 µs):"
