@@ -131,6 +131,11 @@ func build(u config.Upstream) (*Adapter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: upstream %q: %v", ErrConfig, u.Name, err)
 		}
+		// Parse once now so a wrong file type or a broken key is a config
+		// error at startup; this makes no network call.
+		if _, err := google.CredentialsFromJSONWithType(context.Background(), data, google.ServiceAccount, Scope); err != nil {
+			return nil, fmt.Errorf("%w: upstream %q: %s: %v", ErrConfig, u.Name, u.Auth.CredentialsFile, err)
+		}
 		a.newSource = func(ctx context.Context) (oauth2.TokenSource, error) {
 			// Only service-account keys are accepted: see docs/RATIONALE.md
 			// "Why only service-account keys for Vertex?".

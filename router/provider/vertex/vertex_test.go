@@ -185,8 +185,14 @@ func TestNewErrors(t *testing.T) {
 	// An authorized_user or external_account file is refused, not loaded.
 	p := filepath.Join(t.TempDir(), "ext.json")
 	os.WriteFile(p, []byte(`{"type":"external_account","audience":"x","subject_token_type":"y","token_url":"`+ts.URL+`","credential_source":{"file":"/etc/hostname"}}`), 0o600)
-	if _, err := New(context.Background(), config.Upstream{Region: "r", Project: "p", Auth: config.Auth{CredentialsFile: p}}); !errors.Is(err, ErrToken) {
+	if _, err := New(context.Background(), config.Upstream{Region: "r", Project: "p", Auth: config.Auth{CredentialsFile: p}}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("external_account: %v", err)
+	}
+	if err := os.WriteFile(p, []byte(`{"type":"service_account","private_key":"not a key"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), config.Upstream{Region: "r", Project: "p", Auth: config.Auth{CredentialsFile: p}}); err == nil {
+		t.Fatal("a key that cannot sign was accepted")
 	}
 }
 
