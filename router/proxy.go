@@ -421,16 +421,17 @@ type streamRelay struct {
 	failed     bool
 	closed     bool
 	pending    []byte // Read path: bytes produced but not yet read
+	drain      io.LimitedReader
 }
 
 var relayPool = sync.Pool{New: func() any { return new(streamRelay) }}
 
-// produce returns the next bytes for the client: one event, the end of the
-// stream ([DONE]) or an error event. It returns io.EOF when nothing is left.
-// The bytes are valid until the next call.
-func (r *streamRelay) produce() ([]byte, error) {
+// produce appends the next bytes for the client to dst: one event, the end
+// of the stream ([DONE]) or an error event. It returns io.EOF (with dst
+// unchanged) when nothing is left.
+func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 	if r.finished {
-		return nil, io.EOF
+		return dst, io.EOF
 	}
 	x := r.x
 	err := r.next
@@ -443,17 +444,16 @@ func (r *streamRelay) produce() ([]byte, error) {
 		if r.restore {
 			data = restoreChunk(x, data)
 		}
-		x.wbuf = openai.AppendEvent(x.wbuf[:0], x.ev.Name, data)
-		return x.wbuf, nil
+		return openai.AppendEvent(dst, x.ev.Name, data), nil
 	}
 	r.finished = true
 	r.s.fillStream(x, err == io.EOF)
 	if err == io.EOF {
 		r.s.metrics.served.Add(1)
 		if r.ep == provider.Responses {
-			return nil, io.EOF
+			return dst, nil
 		}
-		return openai.DoneEvent, nil
+		return append(dst, openai.DoneEvent...), nil
 	}
 	r.failed = true
 	r.s.metrics.streamErrors.Add(1)
@@ -462,28 +462,45 @@ func (r *streamRelay) produce() ([]byte, error) {
 		pe = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_stream_interrupted",
 			Message: "The upstream stream ended unexpectedly."}
 	}
-	x.wbuf = append(x.wbuf[:0], "data: "...)
-	x.wbuf = openai.AppendError(x.wbuf, pe.Message, pe.Type, pe.Param, pe.Code)
-	x.wbuf = append(x.wbuf, "\n\n"...)
-	return x.wbuf, nil
+	dst = append(dst, "data: "...)
+	dst = openai.AppendError(dst, pe.Message, pe.Type, pe.Param, pe.Code)
+	return append(dst, "\n\n"...), nil
+}
+
+// buffered reports whether the next event is already at hand (no wait on the
+// upstream), so it can share this write and flush.
+func (r *streamRelay) buffered() bool {
+	b, ok := r.events.(interface{ Buffered() bool })
+	return ok && !r.finished && b.Buffered()
 }
 
 // SupportsBodyWriteTo tells fasthttp to use WriteTo (see streamRelay).
 func (r *streamRelay) SupportsBodyWriteTo() bool { return true }
 
-// WriteTo writes every event as its own flushed chunk.
+// WriteTo writes events as they arrive. Events that arrived together (already
+// complete in the read buffer) share one chunk and one flush; an event is never
+// held back while the relay waits for the upstream.
 func (r *streamRelay) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	x := r.x
 	for {
-		b, err := r.produce()
-		if len(b) > 0 {
-			n, werr := w.Write(b)
+		buf := x.wbuf[:0]
+		var err error
+		for {
+			buf, err = r.produce(buf)
+			if err != nil || len(buf) >= 32<<10 || !r.buffered() {
+				break
+			}
+		}
+		x.wbuf = buf
+		if len(buf) > 0 {
+			n, werr := w.Write(buf)
 			total += int64(n)
 			if werr != nil {
 				return total, werr // client gone; Close cancels the upstream
 			}
 		}
-		if err != nil {
+		if err != nil || r.finished {
 			return total, nil
 		}
 	}
@@ -493,10 +510,11 @@ func (r *streamRelay) WriteTo(w io.Writer) (int64, error) {
 // prefers WriteTo; kept so the relay is a correct io.Reader).
 func (r *streamRelay) Read(p []byte) (int, error) {
 	for len(r.pending) == 0 {
-		b, err := r.produce()
+		b, err := r.produce(r.x.wbuf[:0])
 		if err != nil {
 			return 0, io.EOF
 		}
+		r.x.wbuf = b
 		r.pending = b
 	}
 	n := copy(p, r.pending)
@@ -515,6 +533,13 @@ func (r *streamRelay) Close() error {
 		r.s.finishFill(r.x, nil)
 	}
 	r.u.End(time.Since(r.t0), r.failed)
+	if r.finished && !r.failed {
+		// Read the rest of the body (after [DONE] only the chunked terminator
+		// is left): fasthttp keeps a connection for reuse only when its body
+		// was read to the end, and otherwise dials anew for the next stream.
+		r.drain = io.LimitedReader{R: r.resp.BodyStream(), N: 64 << 10}
+		io.Copy(io.Discard, &r.drain)
+	}
 	r.resp.CloseBodyStream()
 	fasthttp.ReleaseRequest(r.req)
 	fasthttp.ReleaseResponse(r.resp)

@@ -133,6 +133,21 @@ func (s *SSEReader) next(ev *provider.Event) error {
 
 var doneSentinel = []byte("[DONE]")
 
+// Buffered reports whether a complete event is already buffered, so that the
+// next call to Next will not block on the upstream. The relay uses it to write
+// events that arrived together in one flush, without ever holding an event
+// back while waiting for more.
+func (s *SSEReader) Buffered() bool {
+	b := s.buf[s.start:s.end]
+	return bytes.Contains(b, lflf) || bytes.Contains(b, crcr) || bytes.Contains(b, crlfcrlf)
+}
+
+var (
+	lflf     = []byte("\n\n")
+	crcr     = []byte("\r\r")
+	crlfcrlf = []byte("\r\n\r\n")
+)
+
 // line returns the next line without its terminator. The view is valid until
 // the next call.
 func (s *SSEReader) line() ([]byte, error) {

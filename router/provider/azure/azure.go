@@ -125,6 +125,9 @@ var (
 	usageObject  = []byte(`"usage":{`)
 )
 
+// Buffered forwards the reader's answer (see openai.SSEReader.Buffered).
+func (f filterReader) Buffered() bool { return f.r.Buffered() }
+
 func (f filterReader) Next(ev *provider.Event) error {
 	for {
 		if err := f.r.Next(ev); err != nil {
