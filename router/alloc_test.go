@@ -100,3 +100,16 @@ func TestMissRelayAllocs(t *testing.T) {
 		measure(t, kind+" miss relay", ctx, srv, 200, "")
 	}
 }
+
+// BenchmarkHandleHit is the handler's own cost for a JSON cache hit: no
+// network, no client.
+func BenchmarkHandleHit(b *testing.B) {
+	srv := handlerFor(b, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", openaiMock(b))}})
+	ctx := requestCtx(`{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hit me"}]}`, "")
+	srv.Handle(ctx)
+	b.ReportAllocs()
+	for range b.N {
+		ctx.Response.Reset()
+		srv.Handle(ctx)
+	}
+}

@@ -14,6 +14,16 @@ import (
 // hdrCache reports what the cache did: hit, miss, bypass, coalesced or refresh.
 const hdrCache = "x-switchyard-cache"
 
+// Canonical header names and values, set with SetCanonical so fasthttp does
+// not normalise them on every hit.
+var (
+	hdrCacheCanon = []byte("X-Switchyard-Cache")
+	hdrAge        = []byte("Age")
+	hdrCacheCtl   = []byte("Cache-Control")
+	noCache       = []byte("no-cache")
+	cacheOutcome  = map[string][]byte{"hit": []byte("hit"), "coalesced": []byte("coalesced")}
+)
+
 // cacheFill is a cacheable miss's plan to store its answer. It lives in the
 // exchange; the zero value stores nothing.
 type cacheFill struct {
@@ -42,7 +52,7 @@ func (s *Server) cacheStage(ctx *fasthttp.RequestCtx, t *tenant, ep provider.End
 		ctx.Response.Header.Set(hdrCache, "bypass")
 		return false
 	}
-	k, err := x.keyer.Key(t.name, ep.Suffix(), r.Model, body)
+	k, err := s.cache.Key(&x.keyer, t.name, ep.Suffix(), r.Model, body)
 	if err != nil {
 		ctx.Response.Header.Set(hdrCache, "bypass")
 		return false
@@ -91,16 +101,16 @@ func (s *Server) cacheStage(ctx *fasthttp.RequestCtx, t *tenant, ep provider.End
 // written as they are: no copy, no allocation.
 func (s *Server) serveEntry(ctx *fasthttp.RequestCtx, x *exchange, e *cache.Entry, how string) {
 	h := &ctx.Response.Header
-	h.Set(hdrCache, how)
+	h.SetCanonical(hdrCacheCanon, cacheOutcome[how])
 	if how == "hit" {
 		var buf [20]byte
-		h.SetBytesV("Age", strconv.AppendInt(buf[:0], int64(e.Age(time.Now())/time.Second), 10))
+		h.SetCanonical(hdrAge, strconv.AppendInt(buf[:0], int64(e.Age(ctx.Time())/time.Second), 10))
 	}
 	body := e.JSON
 	if x.scan.Stream {
 		body = e.SSEBody(x.scan.IncludeUsage)
 		ctx.SetContentType("text/event-stream")
-		h.Set("Cache-Control", "no-cache")
+		h.SetCanonical(hdrCacheCtl, noCache)
 	} else {
 		ctx.SetContentType("application/json")
 	}

@@ -57,7 +57,9 @@ func releaseExchange(x *exchange) {
 
 // proxy serves one OpenAI API call: the stages of DESIGN §1 in order.
 func (s *Server) proxy(ctx *fasthttp.RequestCtx, ep provider.Endpoint) {
-	start := time.Now()
+	// fasthttp stamps each request once; reading the clock again costs ~50 ns
+	// per call on some VMs, a measurable share of a cache hit.
+	start := ctx.Time()
 	// accept
 	if !ctx.IsPost() {
 		ctx.Response.Header.Set("Allow", "POST")

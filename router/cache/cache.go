@@ -52,6 +52,8 @@ type Cache struct {
 
 	flights [flightShards]flightShard
 
+	memo *memo // raw request bytes → key (see memo.go)
+
 	// Why a guard? ristretto's Close is check-then-act: a Get or Set racing
 	// it can send on a closed channel and panic. After a config reload the
 	// old Cache is closed while requests may still hold it, so every store
@@ -130,6 +132,7 @@ func New(cfg config.Cache) (*Cache, error) {
 		tenants:  map[string]*gen{},
 		models:   map[string]*gen{},
 		pairs:    map[[2]string]*gen{},
+		memo:     newMemo(),
 	}
 	if c.maxEntry == 0 {
 		c.maxEntry = min(DefaultMaxEntryBytes, maxBytes)

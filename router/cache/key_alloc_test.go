@@ -2,7 +2,11 @@
 
 package cache
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/switchyard-dev/switchyard/router/config"
+)
 
 func TestKeyAllocs(t *testing.T) {
 	body := benchBody(2048)
@@ -34,5 +38,17 @@ func TestKeyerPoolAllocs(t *testing.T) {
 	run()
 	if n := testing.AllocsPerRun(100, run); n > 0.05 { // sync.Pool may drop an item at a GC
 		t.Errorf("Acquire/Key/Release allocates %v times per call", n)
+	}
+}
+
+// A memoised key costs no allocation.
+func TestMemoKeyAllocs(t *testing.T) {
+	c, _ := New(config.Cache{})
+	defer c.Close()
+	var k Keyer
+	body := []byte(baseBody)
+	c.Key(&k, "t", "chat/completions", []byte("m"), body)
+	if n := testing.AllocsPerRun(500, func() { c.Key(&k, "t", "chat/completions", []byte("m"), body) }); n != 0 {
+		t.Fatalf("%.1f allocs", n)
 	}
 }
