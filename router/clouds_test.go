@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -134,5 +135,30 @@ func TestBedrockFailures(t *testing.T) {
 	var apiErr *openai.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 403 || apiErr.Message == "" {
 		t.Fatalf("bad signature: %v", err)
+	}
+}
+
+// A request Converse cannot express (an image by URL) moves to a candidate
+// that can; with none, the client gets a 400 naming the problem.
+func TestUnexpressibleRequest(t *testing.T) {
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}`
+	post := func(base string) (int, string, []byte) {
+		resp, err := http.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("x-switchyard-provider"), b
+	}
+	conv, _ := bedrockUpstream(t, "converse", "converse", "test-secret")
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{conv}})
+	status, _, b := post(base)
+	checkErrorBody(t, status, b, 400, "")
+
+	oa := openaiUpstream("openai", openaiMock(t))
+	base, _ = startRouter(t, &config.Config{Upstreams: []config.Upstream{conv, oa}})
+	if status, provider, b := post(base); status != 200 || provider != "openai" {
+		t.Fatalf("no fallback: %d %s %s", status, provider, b)
 	}
 }

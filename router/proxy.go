@@ -316,6 +316,11 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 		}
 	}()
 	if err := u.Adapter.Prepare(req, call); err != nil {
+		if errors.Is(err, provider.ErrInvalidRequest) {
+			// This cloud cannot take the request; another candidate may.
+			return false, &provider.Error{Status: 400, Type: "invalid_request_error", Code: "unsupported_by_upstream",
+				Message: "Upstream " + u.Name + " cannot serve this request: " + err.Error(), Retryable: true}
+		}
 		s.log.Error("prepare upstream request", "upstream", u.Name, "err", err)
 		return false, &provider.Error{Status: 502, Type: "api_error", Code: "upstream_config", Message: "Upstream " + u.Name + " could not be addressed.", Retryable: true}
 	}

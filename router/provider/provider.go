@@ -5,6 +5,7 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -93,6 +94,11 @@ type Event struct {
 type EventReader interface {
 	Next(ev *Event) error
 }
+
+// ErrInvalidRequest is wrapped by a Prepare error when this upstream cannot
+// express the request (say, an image part Converse does not take). The router
+// tries the next candidate, and answers 400 if none can serve it.
+var ErrInvalidRequest = errors.New("provider: request not expressible for this upstream")
 
 // Error is an upstream failure in OpenAI's shape, with its retry class.
 type Error struct {

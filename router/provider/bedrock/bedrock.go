@@ -42,7 +42,7 @@ var (
 	ErrConfig      = errors.New("bedrock: invalid upstream config")
 	ErrCredentials = errors.New("bedrock: AWS credentials unavailable")
 	ErrUnsupported = errors.New("bedrock: endpoint not supported")
-	ErrTranslate   = errors.New("bedrock: request cannot be translated to Converse")
+	ErrTranslate   = fmt.Errorf("bedrock: request cannot be translated to Converse (%w)", provider.ErrInvalidRequest)
 	ErrStream      = errors.New("bedrock: corrupt event stream")
 )
 
