@@ -581,9 +581,16 @@ func isUsageChunk(data []byte) bool {
 	return bytes.Contains(data, emptyChoices) && bytes.Contains(data, usageObject)
 }
 
+var (
+	hdrUpstream = []byte("X-Switchyard-Upstream")
+	hdrProvider = []byte("X-Switchyard-Provider")
+)
+
+// setServedBy names who served the answer. Canonical names and the
+// upstream's precomputed values: no normalisation or conversion per request.
 func setServedBy(ctx *fasthttp.RequestCtx, u *upstream.Upstream) {
-	ctx.Response.Header.Set("x-switchyard-upstream", u.Name)
-	ctx.Response.Header.Set("x-switchyard-provider", u.Adapter.Provider())
+	ctx.Response.Header.SetCanonical(hdrUpstream, u.NameBytes)
+	ctx.Response.Header.SetCanonical(hdrProvider, u.ProviderBytes)
 }
 
 // readAtMost drains a body stream up to n bytes.

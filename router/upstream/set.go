@@ -36,7 +36,8 @@ func NewSet(cfgs []config.Upstream, build Builder) (*Set, error) {
 			s.Close()
 			return nil, err
 		}
-		s.All = append(s.All, &Upstream{Index: i, Name: c.Name, Config: c, Adapter: a, Client: client})
+		s.All = append(s.All, &Upstream{Index: i, Name: c.Name, Config: c, Adapter: a, Client: client,
+			NameBytes: []byte(c.Name), ProviderBytes: []byte(a.Provider())})
 		for public := range c.Models {
 			s.byModel[public] = append(s.byModel[public], i)
 		}

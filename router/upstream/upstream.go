@@ -39,6 +39,9 @@ type Upstream struct {
 	Config  config.Upstream
 	Adapter provider.Adapter
 	Client  *fasthttp.HostClient
+	// NameBytes and ProviderBytes are Name and Adapter.Provider() as bytes,
+	// for response headers without a conversion per request.
+	NameBytes, ProviderBytes []byte
 
 	// Why padded? These counters are written by every request to this
 	// upstream from every core; keeping them off the immutable fields' cache
