@@ -2,10 +2,11 @@ package openai
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"sync"
+
+	"github.com/valyala/fastjson"
 
 	"github.com/switchyard-dev/switchyard/router/provider"
 )
@@ -81,11 +82,10 @@ func (s *SSEReader) next(ev *provider.Event) error {
 	for {
 		line, err := s.line()
 		if err != nil {
-			if err == io.EOF && (hasData || len(s.name) > 0) {
-				// A final event without its blank line: deliver it.
-				break
-			}
-			if err == io.EOF && s.requireDone {
+			if err == io.EOF && (hasData || len(s.name) > 0 || s.requireDone) {
+				// The body ended inside an event (which the SSE spec says
+				// is not dispatched: it may be half a JSON object), or a
+				// chat stream ended without [DONE]: either way, cut short.
 				return io.ErrUnexpectedEOF
 			}
 			return err
@@ -205,44 +205,21 @@ func (s *SSEReader) fill() error {
 	return io.ErrNoProgress
 }
 
-// payloadError reports an in-stream error event ({"error":{…}}) as a
-// *provider.Error. It is cheap on ordinary chunks: only a payload containing
-// the bare token "error" as a JSON string is decoded.
+// payloadError reports an in-stream error event ({"error":{…}}, or Google's
+// array-wrapped form) as a *provider.Error. It is cheap on ordinary chunks:
+// only a payload containing the bare token "error" as a JSON string is parsed.
 func payloadError(data []byte) *provider.Error {
 	if !bytes.Contains(data, errorKey) {
 		return nil
 	}
-	var p struct {
-		Error *struct {
-			Message string          `json:"message"`
-			Type    string          `json:"type"`
-			Param   json.RawMessage `json:"param"`
-			Code    json.RawMessage `json:"code"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(data, &p) != nil || p.Error == nil {
+	var p fastjson.Parser
+	if _, ok := provider.ParseErrorBody(&p, data); !ok {
 		return nil
 	}
-	e := &provider.Error{Status: 502, Message: p.Error.Message, Type: p.Error.Type,
-		Param: rawString(p.Error.Param), Code: rawString(p.Error.Code)}
-	if e.Type == "" {
-		e.Type = "upstream_error"
-	}
-	return e
+	return provider.StreamError(data)
 }
 
 var errorKey = []byte(`"error"`)
-
-func rawString(r json.RawMessage) string {
-	var s string
-	if json.Unmarshal(r, &s) == nil {
-		return s
-	}
-	if len(r) == 0 || string(r) == "null" {
-		return ""
-	}
-	return string(r)
-}
 
 // AppendEvent appends one SSE event (an optional "event:" line, one "data:"
 // line and the blank line) to dst. data must not contain newlines, which holds

@@ -42,7 +42,7 @@ func TestSSEReader(t *testing.T) {
 		{"named events, no sentinel", "event: response.created\ndata: {}\n\nevent: response.completed\ndata: {\"x\":1}\n\n", false,
 			[]string{`{}`, `{"x":1}`}, []string{"response.created", "response.completed"}, io.EOF},
 		{"truncated chat stream", "data: {\"a\":1}\n\n", true, []string{`{"a":1}`}, nil, io.ErrUnexpectedEOF},
-		{"final event without blank line", "data: {\"a\":1}", false, []string{`{"a":1}`}, nil, io.EOF},
+		{"final event without blank line is cut short", "data: {\"a\":1}", false, nil, nil, io.ErrUnexpectedEOF},
 		{"content mentioning error is data", "data: {\"content\":\"an \\\"error\\\" here\"}\n\ndata: [DONE]\n\n", true,
 			[]string{`{"content":"an \"error\" here"}`}, nil, io.EOF},
 	}

@@ -1,12 +1,12 @@
 package provider
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
 )
 
 // RetryAfter reads a cloud's retry hint: retry-after-ms (float milliseconds),
@@ -62,33 +62,26 @@ func TypeForStatus(status int) string {
 
 // OpenAIError classifies an error answer from a cloud that speaks OpenAI's
 // error shape ({"error":{"message","type","param","code"}}), including Azure's
-// variant whose code is a string of the status or an Azure code. Non-JSON
+// variant whose code is a string of the status or an Azure code, Google's
+// (possibly array-wrapped) google.rpc variant, and AWS's {"message"}. Non-JSON
 // bodies (an HTML error page) are tolerated. The x-should-retry header, when
 // present, overrides the status-based class, as it does in OpenAI's SDKs.
 func OpenAIError(status int, h *fasthttp.ResponseHeader, body []byte) *Error {
 	e := &Error{Status: status, Retryable: RetryableStatus(status), RetryAfter: RetryAfter(h)}
-	var p struct {
-		Error json.RawMessage `json:"error"`
-		Msg   string          `json:"message"`
-	}
-	if json.Unmarshal(body, &p) == nil {
-		var inner struct {
-			Message string          `json:"message"`
-			Type    *string         `json:"type"`
-			Param   json.RawMessage `json:"param"`
-			Code    json.RawMessage `json:"code"`
+	var p fastjson.Parser
+	if eb, ok := ParseErrorBody(&p, body); ok {
+		e.Message, e.Type, e.Param, e.Code = eb.Message, eb.Type, eb.Param, eb.Code
+		if e.Code == "" && eb.NumCode != 0 {
+			e.Code = strconv.Itoa(eb.NumCode)
 		}
-		if json.Unmarshal(p.Error, &inner) == nil {
-			e.Message = inner.Message
-			if inner.Type != nil {
-				e.Type = *inner.Type
-			}
-			e.Param, e.Code = jsonText(inner.Param), jsonText(inner.Code)
-		} else if s := jsonText(p.Error); s != "" {
-			e.Message = s
-		} else {
-			e.Message = p.Msg
+		if e.Code == "" {
+			e.Code = eb.Status
 		}
+		if e.RetryAfter == 0 {
+			e.RetryAfter = eb.RetryDelay
+		}
+	} else if v, err := p.ParseBytes(body); err == nil && v.Type() == fastjson.TypeObject {
+		e.Message = Truncate(string(v.GetStringBytes("message"))) // AWS-style {"message":…}
 	}
 	if e.Message == "" {
 		e.Message = "upstream answered " + strconv.Itoa(status) + " " + http.StatusText(status)
@@ -111,19 +104,4 @@ func OpenAIError(status int, h *fasthttp.ResponseHeader, body []byte) *Error {
 		e.Retryable = false
 	}
 	return e
-}
-
-// jsonText returns a JSON string's contents, a number's digits, or "" for null.
-func jsonText(r json.RawMessage) string {
-	if len(r) == 0 || string(r) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(r, &s) == nil {
-		return s
-	}
-	if r[0] == '{' || r[0] == '[' {
-		return ""
-	}
-	return string(r)
 }

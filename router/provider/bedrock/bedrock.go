@@ -33,8 +33,8 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/switchyard-dev/switchyard/router/config"
+	sse "github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
-	"github.com/switchyard-dev/switchyard/router/provider/bedrock/oaiwire"
 )
 
 // Errors returned by New and Prepare.
@@ -348,7 +348,7 @@ func (a *Adapter) DecodeJSON(dst []byte, c *provider.Call, body []byte) ([]byte,
 // frames translated to chat.completion.chunk events in converse mode.
 func (a *Adapter) Events(c *provider.Call, body io.Reader) provider.EventReader {
 	if !a.converse {
-		return oaiwire.NewReader(body, openAIStreamError)
+		return sse.AcquireSSEReader(body, true)
 	}
 	return newStreamReader(body, a.modelName(c.Model), a.now().Unix())
 }

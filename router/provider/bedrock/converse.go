@@ -7,7 +7,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
-	"github.com/switchyard-dev/switchyard/router/provider/bedrock/oaiwire"
+	sse "github.com/switchyard-dev/switchyard/router/openai"
 )
 
 // Request fields consumed by the translation, or OpenAI transport and
@@ -101,7 +101,7 @@ func appendConverseRequest(dst []byte, p *fastjson.Parser, body []byte) ([]byte,
 			}
 		case "tool":
 			blk = append(blk[:0], `{"toolResult":{"toolUseId":`...)
-			blk = oaiwire.AppendString(blk, m.GetStringBytes("tool_call_id"))
+			blk = sse.AppendJSONString(blk, m.GetStringBytes("tool_call_id"))
 			blk = append(blk, `,"content":[`...)
 			n := len(blk)
 			if blk, err = appendTextBlocks(blk, content, i); err != nil {
@@ -155,7 +155,7 @@ func appendConverseRequest(dst []byte, p *fastjson.Parser, body []byte) ([]byte,
 		} else {
 			dst = append(dst, ',')
 		}
-		dst = oaiwire.AppendString(dst, k)
+		dst = sse.AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		dst = fv.MarshalTo(dst)
 	})
@@ -198,7 +198,7 @@ func appendTextBlock(dst, text []byte) []byte {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `{"text":`...)
-	dst = oaiwire.AppendString(dst, text)
+	dst = sse.AppendJSONString(dst, text)
 	return append(dst, '}')
 }
 
@@ -258,7 +258,7 @@ func appendImageBlock(dst, u []byte, msg, part int) ([]byte, error) {
 	dst = append(dst, `{"image":{"format":"`...)
 	dst = append(dst, format...)
 	dst = append(dst, `","source":{"bytes":`...)
-	dst = oaiwire.AppendString(dst, data)
+	dst = sse.AppendJSONString(dst, data)
 	return append(dst, "}}}"...), nil
 }
 
@@ -273,9 +273,9 @@ func appendToolUse(dst []byte, tc *fastjson.Value, msg int) ([]byte, error) {
 		return dst, fmt.Errorf("%w: messages[%d]: tool call arguments are not a JSON object", ErrTranslate, msg)
 	}
 	dst = append(dst, `{"toolUse":{"toolUseId":`...)
-	dst = oaiwire.AppendString(dst, tc.GetStringBytes("id"))
+	dst = sse.AppendJSONString(dst, tc.GetStringBytes("id"))
 	dst = append(dst, `,"name":`...)
-	dst = oaiwire.AppendString(dst, tc.GetStringBytes("function", "name"))
+	dst = sse.AppendJSONString(dst, tc.GetStringBytes("function", "name"))
 	dst = append(dst, `,"input":`...)
 	dst = appendCompact(dst, args)
 	return append(dst, "}}"...), nil
@@ -347,7 +347,7 @@ func appendInferenceConfig(dst []byte, v *fastjson.Value) ([]byte, error) {
 		dst = append(dst, `"stopSequences":[`...)
 		switch stop.Type() {
 		case fastjson.TypeString:
-			dst = oaiwire.AppendString(dst, stop.GetStringBytes())
+			dst = sse.AppendJSONString(dst, stop.GetStringBytes())
 		case fastjson.TypeArray:
 			for i, s := range stop.GetArray() {
 				if s.Type() != fastjson.TypeString {
@@ -356,7 +356,7 @@ func appendInferenceConfig(dst []byte, v *fastjson.Value) ([]byte, error) {
 				if i > 0 {
 					dst = append(dst, ',')
 				}
-				dst = oaiwire.AppendString(dst, s.GetStringBytes())
+				dst = sse.AppendJSONString(dst, s.GetStringBytes())
 			}
 		default:
 			return dst[:n], fmt.Errorf("%w: stop must be a string or an array", ErrTranslate)
@@ -395,7 +395,7 @@ func appendToolConfig(dst []byte, v *fastjson.Value) ([]byte, error) {
 			if len(name) == 0 {
 				return dst, fmt.Errorf("%w: tool_choice names no function", ErrTranslate)
 			}
-			choice = oaiwire.AppendString([]byte(`{"tool":{"name":`), name)
+			choice = sse.AppendJSONString([]byte(`{"tool":{"name":`), name)
 			choice = append(choice, "}}"...)
 		case fastjson.TypeNull:
 		default:
@@ -415,10 +415,10 @@ func appendToolConfig(dst []byte, v *fastjson.Value) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"toolSpec":{"name":`...)
-		dst = oaiwire.AppendString(dst, f.GetStringBytes("name"))
+		dst = sse.AppendJSONString(dst, f.GetStringBytes("name"))
 		if d := f.GetStringBytes("description"); len(d) > 0 {
 			dst = append(dst, `,"description":`...)
-			dst = oaiwire.AppendString(dst, d)
+			dst = sse.AppendJSONString(dst, d)
 		}
 		dst = append(dst, `,"inputSchema":{"json":`...)
 		if ps := f.Get("parameters"); ps != nil && ps.Type() == fastjson.TypeObject {
@@ -490,7 +490,7 @@ func appendConverseResponse(dst []byte, p *fastjson.Parser, body []byte, model s
 	dst = append(dst, `","object":"chat.completion","created":`...)
 	dst = strconv.AppendInt(dst, created, 10)
 	dst = append(dst, `,"model":`...)
-	dst = oaiwire.AppendString(dst, []byte(model))
+	dst = sse.AppendJSONString(dst, []byte(model))
 	dst = append(dst, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 
 	blocks := msg.GetArray("content")
@@ -505,7 +505,7 @@ func appendConverseResponse(dst []byte, p *fastjson.Parser, body []byte, model s
 		}
 	}
 	if hasText {
-		dst = oaiwire.AppendString(dst, text)
+		dst = sse.AppendJSONString(dst, text)
 	} else {
 		dst = append(dst, "null"...)
 	}
@@ -522,9 +522,9 @@ func appendConverseResponse(dst []byte, p *fastjson.Parser, body []byte, model s
 		}
 		n++
 		dst = append(dst, `{"id":`...)
-		dst = oaiwire.AppendString(dst, tu.GetStringBytes("toolUseId"))
+		dst = sse.AppendJSONString(dst, tu.GetStringBytes("toolUseId"))
 		dst = append(dst, `,"type":"function","function":{"name":`...)
-		dst = oaiwire.AppendString(dst, tu.GetStringBytes("name"))
+		dst = sse.AppendJSONString(dst, tu.GetStringBytes("name"))
 		dst = append(dst, `,"arguments":`...)
 		var args []byte
 		if in := tu.Get("input"); in != nil {
@@ -532,7 +532,7 @@ func appendConverseResponse(dst []byte, p *fastjson.Parser, body []byte, model s
 		} else {
 			args = []byte("{}")
 		}
-		dst = oaiwire.AppendString(dst, args)
+		dst = sse.AppendJSONString(dst, args)
 		dst = append(dst, "}}"...)
 	}
 	if n > 0 {

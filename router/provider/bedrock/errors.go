@@ -10,7 +10,6 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/switchyard-dev/switchyard/router/provider"
-	"github.com/switchyard-dev/switchyard/router/provider/bedrock/oaiwire"
 )
 
 // errClass is how one AWS error code reads to an OpenAI client and to the
@@ -89,7 +88,7 @@ func classify(code string, status int, msg string) *provider.Error {
 			msg = "bedrock returned HTTP " + strconv.Itoa(c.status)
 		}
 	}
-	return &provider.Error{Status: c.status, Message: oaiwire.Truncate(msg), Type: c.typ, Code: code, Retryable: c.retry}
+	return &provider.Error{Status: c.status, Message: provider.Truncate(msg), Type: c.typ, Code: code, Retryable: c.retry}
 }
 
 // Error classifies a non-2xx answer. The code comes from x-amzn-ErrorType or
@@ -101,7 +100,7 @@ func (a *Adapter) Error(status int, h *fasthttp.ResponseHeader, body []byte) *pr
 		code = errorCode(h.Peek("x-amzn-ErrorType"))
 	}
 	var p fastjson.Parser
-	if eb, ok := oaiwire.ParseErrorBody(&p, body); ok {
+	if eb, ok := provider.ParseErrorBody(&p, body); ok {
 		if code == "" {
 			e := classify("", status, eb.Message)
 			if eb.Type != "" {
@@ -151,4 +150,4 @@ func retryAfter(h *fasthttp.ResponseHeader) time.Duration {
 }
 
 // openAIStreamError reads an error payload inside an SSE stream on /openai/v1.
-func openAIStreamError(payload []byte) *provider.Error { return oaiwire.OpenAIStreamError(payload) }
+func openAIStreamError(payload []byte) *provider.Error { return provider.StreamError(payload) }

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/valyala/fastjson"
 
+	sse "github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
-	"github.com/switchyard-dev/switchyard/router/provider/bedrock/oaiwire"
 )
 
 // streamReader turns a ConverseStream answer (AWS event-stream frames) into
@@ -45,7 +45,7 @@ func newStreamReader(body io.Reader, model string, created int64) *streamReader 
 	h = append(h, `","object":"chat.completion.chunk","created":`...)
 	h = strconv.AppendInt(h, created, 10)
 	h = append(h, `,"model":`...)
-	h = oaiwire.AppendString(h, []byte(model))
+	h = sse.AppendJSONString(h, []byte(model))
 	r.head = append(h, `,"choices":`...)
 	return r
 }
@@ -132,9 +132,9 @@ func (r *streamReader) event(typ string, payload []byte) (ok bool, err error) {
 		out = append(out, `[{"index":0,"delta":{"tool_calls":[{"index":`...)
 		out = strconv.AppendInt(out, int64(idx), 10)
 		out = append(out, `,"id":`...)
-		out = oaiwire.AppendString(out, tu.GetStringBytes("toolUseId"))
+		out = sse.AppendJSONString(out, tu.GetStringBytes("toolUseId"))
 		out = append(out, `,"type":"function","function":{"name":`...)
-		out = oaiwire.AppendString(out, tu.GetStringBytes("name"))
+		out = sse.AppendJSONString(out, tu.GetStringBytes("name"))
 		out = append(out, `,"arguments":""}}]}`...)
 	case "contentBlockDelta":
 		d := v.Get("delta")
@@ -143,14 +143,14 @@ func (r *streamReader) event(typ string, payload []byte) (ok bool, err error) {
 		}
 		if t := d.Get("text"); t != nil {
 			out = append(out, `[{"index":0,"delta":{"content":`...)
-			out = oaiwire.AppendString(out, t.GetStringBytes())
+			out = sse.AppendJSONString(out, t.GetStringBytes())
 			out = append(out, '}')
 		} else if tu := d.Get("toolUse"); tu != nil {
 			idx := r.toolIndex(v.GetInt("contentBlockIndex"))
 			out = append(out, `[{"index":0,"delta":{"tool_calls":[{"index":`...)
 			out = strconv.AppendInt(out, int64(idx), 10)
 			out = append(out, `,"function":{"arguments":`...)
-			out = oaiwire.AppendString(out, tu.GetStringBytes("input"))
+			out = sse.AppendJSONString(out, tu.GetStringBytes("input"))
 			out = append(out, `}}]}`...)
 		} else {
 			return false, nil // reasoningContent and other delta kinds

@@ -8,7 +8,6 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/switchyard-dev/switchyard/router/provider"
-	"github.com/switchyard-dev/switchyard/router/provider/bedrock/oaiwire"
 )
 
 // maxRetryDelay: a RetryInfo delay longer than this means a daily quota, not a
@@ -28,8 +27,8 @@ func (a *Adapter) Error(status int, h *fasthttp.ResponseHeader, body []byte) *pr
 		}
 	}
 	var p fastjson.Parser
-	eb, ok := oaiwire.ParseErrorBody(&p, body)
-	e := &provider.Error{Status: status, Type: oaiwire.TypeForStatus(status), Message: eb.Message, Param: eb.Param}
+	eb, ok := provider.ParseErrorBody(&p, body)
+	e := &provider.Error{Status: status, Type: provider.TypeForStatus(status), Message: eb.Message, Param: eb.Param}
 	switch {
 	case eb.Status != "":
 		e.Code = eb.Status

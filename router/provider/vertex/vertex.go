@@ -27,8 +27,8 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/switchyard-dev/switchyard/router/config"
+	sse "github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
-	"github.com/switchyard-dev/switchyard/router/provider/bedrock/oaiwire"
 )
 
 // Errors returned by New, Prepare and Ready.
@@ -309,5 +309,5 @@ func (a *Adapter) DecodeJSON(dst []byte, c *provider.Call, body []byte) ([]byte,
 
 // Events reads Vertex's OpenAI-style SSE stream.
 func (a *Adapter) Events(c *provider.Call, body io.Reader) provider.EventReader {
-	return oaiwire.NewReader(body, oaiwire.OpenAIStreamError)
+	return sse.AcquireSSEReader(body, true)
 }

@@ -1,4 +1,4 @@
-package oaiwire
+package provider
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/valyala/fastjson"
-
-	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
 // MaxMessageBytes caps an upstream error message copied into a
@@ -118,25 +116,10 @@ func StatusForType(typ, code string) int {
 	return 500
 }
 
-// TypeForStatus is the OpenAI error type a client expects for an HTTP status.
-func TypeForStatus(status int) string {
-	switch {
-	case status == 429:
-		return "rate_limit_error"
-	case status == 401:
-		return "authentication_error"
-	case status == 403:
-		return "permission_error"
-	case status >= 400 && status < 500:
-		return "invalid_request_error"
-	}
-	return "server_error"
-}
-
-// OpenAIStreamError is the default ErrorFunc: an OpenAI-style error payload
-// inside a stream. The stream has already started, so Retryable only says
+// StreamError reads an error payload inside a stream (OpenAI- or
+// Google-style, possibly array-wrapped). The stream has already started, so Retryable only says
 // what kind of failure it was; the router does not retry after first byte.
-func OpenAIStreamError(payload []byte) *provider.Error {
+func StreamError(payload []byte) *Error {
 	var p fastjson.Parser
 	eb, _ := ParseErrorBody(&p, payload)
 	st := eb.NumCode
@@ -155,45 +138,8 @@ func OpenAIStreamError(payload []byte) *provider.Error {
 	if msg == "" {
 		msg = "upstream reported an error inside the stream"
 	}
-	return &provider.Error{
+	return &Error{
 		Status: st, Message: msg, Type: typ, Param: eb.Param, Code: code,
 		Retryable: st == 429 && code != "insufficient_quota" || st >= 500,
 	}
-}
-
-// AppendString appends s to dst as a JSON string literal, escaping what RFC
-// 8259 requires plus U+2028/U+2029 (as encoding/json does). Invalid UTF-8 is
-// copied as is; the bodies it quotes came from JSON the router already parsed.
-func AppendString(dst []byte, s []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			if c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, '\\', 'u', '2', '0', '2', hex[s[i+2]&0xF])
-				i += 2
-				start = i + 1
-			}
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
