@@ -10,6 +10,7 @@ demo: plugins
 
 ## test: every test, including the openai-go and npm-client end-to-end ones
 test: plugins
+	./scripts/test-deps.sh
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 12m $(PKGS)
 
