@@ -348,7 +348,6 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 		}
 		return false, e
 	}
-	setServedBy(ctx, u)
 	if !call.Stream {
 		b := resp.Body()
 		u.FirstByte(time.Since(t0))
@@ -365,6 +364,7 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 			out = x.vault.Restore(x.restored[:0], out)
 			x.restored = out
 		}
+		setServedBy(ctx, u)
 		ctx.SetContentType("application/json")
 		ctx.SetBody(out)
 		if len(out) > 0 && (len(b) == 0 || &out[0] != &b[0]) {
@@ -389,6 +389,7 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 	}
 	u.FirstByte(time.Since(t0))
 	streaming = true
+	setServedBy(ctx, u)
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
