@@ -13,6 +13,7 @@ test: plugins
 	./scripts/test-deps.sh
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 12m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m ./router/... ./plugins/...
 
 ## plugins: build the example plugins (Go with Go; C and WAT use the committed
 ## .wasm unless clang / wat2wasm are installed)
