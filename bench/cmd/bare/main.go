@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -34,14 +35,15 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:18190", "address to serve on (loopback)")
 	headers := flag.String("headers", "", "response header block, as written by curl -D (required)")
 	body := flag.String("body", "", "response body file (required)")
+	limits := flag.Bool("limits", false, "apply Switchyard's default protective limits (read/write/idle timeouts, 16 KiB header buffer), for a like-for-like ceiling")
 	flag.Parse()
-	if err := run(*listen, *headers, *body); err != nil {
+	if err := run(*listen, *headers, *body, *limits); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, headersPath, bodyPath string) error {
+func run(listen, headersPath, bodyPath string, limits bool) error {
 	if headersPath == "" || bodyPath == "" {
 		return errors.New("bare: -headers and -body are required")
 	}
@@ -67,6 +69,11 @@ func run(listen, headersPath, bodyPath string) error {
 		Handler:               func(ctx *fasthttp.RequestCtx) { canned.CopyTo(&ctx.Response) },
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
+	}
+	if limits {
+		// The values config.ApplyDefaults gives the router.
+		srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 30*time.Second, 60*time.Second, 120*time.Second
+		srv.ReadBufferSize = 16 << 10
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
