@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -395,7 +396,9 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
 	rl := relayPool.Get().(*streamRelay)
 	*rl = streamRelay{s: s, u: u, req: req, resp: resp, x: x, events: events, next: first, t0: t0,
-		ep: call.Endpoint, stripUsage: !x.scan.IncludeUsage && call.Endpoint != provider.Responses}
+		ep: call.Endpoint, stripUsage: !x.scan.IncludeUsage && call.Endpoint != provider.Responses,
+		active: &s.active[ctx.ConnID()%uint64(len(s.active))].n}
+	rl.active.Add(1) // the stream outlives the handler; Close ends it
 	if x.vault.Len() > 0 {
 		rl.restore = true
 		x.restorer.Reset(&x.vault)
@@ -430,6 +433,7 @@ type streamRelay struct {
 	closed     bool
 	pending    []byte // Read path: bytes produced but not yet read
 	drain      io.LimitedReader
+	active     *atomic.Int64 // the server's in-flight stripe; see Server.active
 }
 
 var relayPool = sync.Pool{New: func() any { return new(streamRelay) }}
@@ -552,6 +556,7 @@ func (r *streamRelay) Close() error {
 	fasthttp.ReleaseRequest(r.req)
 	fasthttp.ReleaseResponse(r.resp)
 	releaseExchange(r.x)
+	r.active.Add(-1)
 	*r = streamRelay{pending: r.pending[:0]}
 	relayPool.Put(r)
 	return nil

@@ -44,6 +44,9 @@ type Options struct {
 	Build upstream.Builder
 	// Plugins is the plugin runtime; nil runs without plugins.
 	Plugins PluginHost
+	// Cache, when set, is the response cache to use instead of building one
+	// from cfg.Cache: a config reload keeps its entries. The caller owns it.
+	Cache *cache.Cache
 }
 
 // Server is one running router. Build it with New, run it with Serve, stop it
@@ -58,10 +61,19 @@ type Server struct {
 	models   []byte             // GET /v1/models body
 	modelIx  map[string][]byte  // GET /v1/models/{id} bodies
 	cache    *cache.Cache       // nil when caching is off everywhere
+	ownCache bool               // built by New, so closed by Close/Retire
 	policies *cache.Policies    // cache policy per tenant and model
 	srv      *fasthttp.Server
 	metrics  metrics
 	closed   atomic.Bool
+	// active counts requests in the handler plus streams still being
+	// relayed, so a retired server releases its pools only when idle. Why
+	// striped? Every request touches it twice; one shared word would bounce
+	// between cores. A request uses the stripe of its connection.
+	active [16]struct {
+		n atomic.Int64
+		_ [56]byte
+	}
 }
 
 type tenant struct {
@@ -90,11 +102,15 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		ups.Close()
 		return nil, err
 	}
-	if cachingUsed(cfg) {
+	switch {
+	case opts.Cache != nil:
+		s.cache = opts.Cache
+	case CachingUsed(cfg):
 		if s.cache, err = cache.New(cfg.Cache); err != nil {
 			ups.Close()
 			return nil, err
 		}
+		s.ownCache = true
 	}
 	mk := func(name string, names []string) *tenant {
 		t := &tenant{name: name}
@@ -113,9 +129,15 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		}
 	}
 	s.models, s.modelIx = modelsBodies(cfg)
+	s.srv = newHTTPServer(cfg, s.Handle, s.log)
+	return s, nil
+}
+
+// newHTTPServer is the client-facing fasthttp server with cfg's limits.
+func newHTTPServer(cfg *config.Config, h fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
 	l := cfg.Limits
-	s.srv = &fasthttp.Server{
-		Handler:                       s.Handle,
+	return &fasthttp.Server{
+		Handler:                       h,
 		ErrorHandler:                  serverErrorHandler,
 		Name:                          "switchyard",
 		MaxRequestBodySize:            int(l.MaxBodyBytes),
@@ -128,9 +150,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		DisablePreParseMultipartForm:  true,
 		CloseOnShutdown:               true,
 		DisableHeaderNamesNormalizing: false,
-		Logger:                        fasthttpLogger{s.log},
+		Logger:                        fasthttpLogger{log},
 	}
-	return s, nil
 }
 
 // Serve accepts connections on ln until Close.
@@ -143,11 +164,46 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	}
 	err := s.srv.ShutdownWithContext(ctx)
+	s.release()
+	return err
+}
+
+// Retire releases a server that no longer receives requests (it was swapped
+// out by a reload): it waits until every request and stream it was serving
+// has finished, bounded by ctx, then closes its upstream pools, adapters and
+// (if it built it) its cache.
+func (s *Server) Retire(ctx context.Context) error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+	for s.inFlight() > 0 && err == nil {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-tick.C:
+		}
+	}
+	s.release()
+	return err
+}
+
+func (s *Server) release() {
 	s.ups.Close()
-	if s.cache != nil {
+	if s.cache != nil && s.ownCache {
 		s.cache.Close()
 	}
-	return err
+}
+
+// inFlight is the number of requests and streams the server is serving.
+func (s *Server) inFlight() int64 {
+	var n int64
+	for i := range s.active {
+		n += s.active[i].n.Load()
+	}
+	return n
 }
 
 // Upstreams exposes the upstream set (for metrics and tests).
@@ -155,6 +211,9 @@ func (s *Server) Upstreams() *upstream.Set { return s.ups }
 
 // Handle is the fasthttp handler: it dispatches by path, then records.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	a := &s.active[ctx.ConnID()%uint64(len(s.active))].n
+	a.Add(1)
+	defer a.Add(-1)
 	if s.cfg.Log.Access {
 		defer s.accessLog(ctx, time.Now())
 	}
@@ -320,8 +379,9 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug("fasthttp", "msg", format)
 }
 
-// cachingUsed reports whether any policy (global, tenant or model) can cache.
-func cachingUsed(cfg *config.Config) bool {
+// CachingUsed reports whether any policy (global, tenant or model) can cache,
+// i.e. whether a response cache is worth building for cfg.
+func CachingUsed(cfg *config.Config) bool {
 	if cfg.Cache.Policy != "off" {
 		return true
 	}

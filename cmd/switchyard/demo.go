@@ -58,7 +58,7 @@ func demoCmd(args []string, withRouter bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	return run(ctx, cfg, func(addr string) { printDemoHelp(addr, cfg) })
+	return run(ctx, cfg, nil, func(addr string) { printDemoHelp(addr, cfg) })
 }
 
 func demoMain(args []string) error { return demoCmd(args, true) }

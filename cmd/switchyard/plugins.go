@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/pflag"
 
 	"github.com/switchyard-dev/switchyard/plugins/plugintest"
-	"github.com/switchyard-dev/switchyard/plugins/wasm"
-	"github.com/switchyard-dev/switchyard/router"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // pluginCacheDir is wazero's on-disk compilation cache: a restart (or a
@@ -28,19 +24,6 @@ func pluginCacheDir() string {
 		return ""
 	}
 	return filepath.Join(d, "switchyard", "wazero")
-}
-
-// loadPlugins builds the plugin runtime for cfg. It returns a nil host when
-// the config has no plugins. The Set watches plugin files and reloads them.
-func loadPlugins(ctx context.Context, cfg *config.Config, log *slog.Logger) (router.PluginHost, func(), error) {
-	if len(cfg.Plugins) == 0 {
-		return nil, func() {}, nil
-	}
-	set, err := wasm.NewSet(ctx, cfg.Plugins, wasm.Options{CacheDir: pluginCacheDir(), Logger: log})
-	if err != nil {
-		return nil, nil, err
-	}
-	return set, func() { set.Close() }, nil
 }
 
 // plugin runs `switchyard plugin test FILE.wasm --request req.json [--upstreams ups.json]`.
