@@ -72,6 +72,7 @@ func TestOtherEndpoints(t *testing.T) {
 
 func TestHealthAndReady(t *testing.T) {
 	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", openaiMock(t))}})
+	ids := map[string]bool{}
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
@@ -85,5 +86,10 @@ func TestHealthAndReady(t *testing.T) {
 		if path != "/metrics" && !json.Valid(b) {
 			t.Fatalf("%s: %s", path, b)
 		}
+		id := resp.Header.Get("x-request-id")
+		if !strings.HasPrefix(id, "sy-") || ids[id] {
+			t.Fatalf("request id %q (seen: %v)", id, ids)
+		}
+		ids[id] = true
 	}
 }

@@ -5,7 +5,9 @@ package router
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sort"
@@ -65,6 +67,7 @@ type Server struct {
 	policies *cache.Policies    // cache policy per tenant and model
 	srv      *fasthttp.Server
 	metrics  metrics
+	idPrefix []byte // "sy-<random hex>-": request IDs are this plus fasthttp's request ID
 	closed   atomic.Bool
 	// active counts requests in the handler plus streams still being
 	// relayed, so a retired server releases its pools only when idle. Why
@@ -129,6 +132,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		}
 	}
 	s.models, s.modelIx = modelsBodies(cfg)
+	var rnd [4]byte
+	crand.Read(rnd[:])
+	s.idPrefix = fmt.Appendf(nil, "sy-%x-", rnd)
 	s.srv = newHTTPServer(cfg, s.Handle, s.log)
 	return s, nil
 }
@@ -209,11 +215,18 @@ func (s *Server) inFlight() int64 {
 // Upstreams exposes the upstream set (for metrics and tests).
 func (s *Server) Upstreams() *upstream.Set { return s.ups }
 
+var hdrRequestID = []byte("X-Request-Id")
+
 // Handle is the fasthttp handler: it dispatches by path, then records.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 	a := &s.active[ctx.ConnID()%uint64(len(s.active))].n
 	a.Add(1)
 	defer a.Add(-1)
+	// x-request-id ties a client's report to the access log. fasthttp's
+	// request ID is unique in the process; the random prefix tells processes
+	// (and restarts) apart. No shared counter, no allocation.
+	var id [32]byte
+	ctx.Response.Header.SetCanonical(hdrRequestID, strconv.AppendUint(append(id[:0], s.idPrefix...), ctx.ID(), 16))
 	if s.cfg.Log.Access {
 		defer s.accessLog(ctx, time.Now())
 	}
@@ -225,7 +238,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
 // duration is the time until the stream started.
 func (s *Server) accessLog(ctx *fasthttp.RequestCtx, start time.Time) {
 	h := &ctx.Response.Header
-	s.log.Info("request",
+	s.log.Info("request", "id", string(ctx.Response.Header.PeekBytes(hdrRequestID)),
 		"method", string(ctx.Method()), "path", string(ctx.Path()), "status", ctx.Response.StatusCode(),
 		"upstream", string(h.Peek("x-switchyard-upstream")), "cache", string(h.Peek(hdrCache)),
 		"duration", time.Since(start), "remote", ctx.RemoteIP().String())
