@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
 // metrics are process-wide counters exposed at /metrics in Prometheus' text
@@ -16,8 +14,6 @@ type metrics struct {
 	failed       atomic.Uint64 // requests answered with an upstream error
 	streamErrors atomic.Uint64 // streams that ended with an error event
 }
-
-func (m *metrics) init(*upstream.Set) {}
 
 func (m *metrics) write(ctx *fasthttp.RequestCtx, s *Server) {
 	ctx.SetContentType("text/plain; version=0.0.4")

@@ -94,7 +94,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, ep provider.Endpoint) {
 		return
 	}
 	// redact
-	if t.redactor != nil {
+	if hasPlugins(t.redactor) {
 		out, err := t.redactor.Redact(ctx, body, x.redacted[:0], &x.vault)
 		if err != nil {
 			s.pluginError(ctx, err)
@@ -194,7 +194,7 @@ func (s *Server) pluginError(ctx *fasthttp.RequestCtx, err error) {
 // default order.
 func (s *Server) route(ctx *fasthttp.RequestCtx, t *tenant, ep provider.Endpoint, x *exchange) []int {
 	cands := x.cands[:0]
-	if t.router != nil {
+	if hasPlugins(t.router) {
 		x.table = s.ups.Table(x.table[:0])
 		v := &x.view
 		*v = plugins.Request{Model: x.scan.Model, Tenant: t.name, Path: ep.Suffix(), PoP: s.cfg.PoP.Name,
@@ -351,13 +351,14 @@ func (s *Server) attempt(ctx *fasthttp.RequestCtx, u *upstream.Upstream, call *p
 	}
 	if !call.Stream {
 		b := resp.Body()
-		u.FirstByte(time.Since(t0))
+		took := time.Since(t0) // a JSON answer arrives whole: first byte and end are one moment
+		u.FirstByte(took)
 		out, err := u.Adapter.DecodeJSON(x.out[:0], call, b)
 		if err != nil {
-			u.End(time.Since(t0), true)
+			u.End(took, true)
 			return false, &provider.Error{Status: 502, Type: "api_error", Code: "bad_upstream_response", Message: "Upstream " + u.Name + " sent an answer that could not be translated.", Retryable: true}
 		}
-		u.End(time.Since(t0), false)
+		u.End(took, false)
 		if x.fill.active || x.fill.flight != nil {
 			s.fillJSON(x, out)
 		}

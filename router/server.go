@@ -37,6 +37,18 @@ type PluginHost interface {
 	Healthy() error
 }
 
+// emptier is implemented by plugin chains that can say they have no plugin
+// for their hook (plugins/wasm's chains do): the stage is then skipped.
+type emptier interface{ Empty() bool }
+
+func hasPlugins(v any) bool {
+	if v == nil {
+		return false
+	}
+	e, ok := v.(emptier)
+	return !ok || !e.Empty()
+}
+
 // Options are the parts the command wires in.
 type Options struct {
 	// Logger receives operational logs; nil means slog.Default(). Prompts,
@@ -100,7 +112,6 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.ups = ups
-	s.metrics.init(ups)
 	if s.policies, err = cache.NewPolicies(cfg); err != nil {
 		ups.Close()
 		return nil, err

@@ -346,6 +346,11 @@ type resolved struct {
 	entries []*entry
 }
 
+// Empty reports whether the chain has no plugin for its hook right now, so
+// the router can skip the stage (and, for routing, building the upstream
+// table) entirely. It follows reloads like the calls do.
+func (c *chain) Empty() bool { return len(c.resolve()) == 0 }
+
 func (c *chain) resolve() []*entry {
 	st := c.s.state.Load()
 	if r := c.cache.Load(); r != nil && r.state == st {

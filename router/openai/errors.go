@@ -1,6 +1,10 @@
 package openai
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/switchyard-dev/switchyard/router/provider"
+)
 
 // OpenAI error types, the "type" of an error body. Clients' SDKs pick their exception class from the
 // HTTP status, so the type is informational; these are the values OpenAI itself sends.
@@ -25,22 +29,7 @@ const (
 // 404 maps to invalid_request_error because that is what OpenAI sends for both an unknown model
 // (with code "model_not_found") and an unknown URL; there is no not_found type on the wire, and SDKs
 // key their NotFound exception off the status anyway.
-func TypeForStatus(status int) string {
-	switch {
-	case status == 401:
-		return TypeAuthentication
-	case status == 403:
-		return TypePermission
-	case status == 429:
-		return TypeRateLimit
-	case status >= 400 && status < 500:
-		return TypeInvalidRequest
-	case status >= 500 && status < 600:
-		return TypeServer
-	default:
-		return TypeAPI
-	}
-}
+func TypeForStatus(status int) string { return provider.TypeForStatus(status) }
 
 // AppendError appends an OpenAI error body to dst and returns the extended slice:
 //

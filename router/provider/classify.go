@@ -40,9 +40,8 @@ func RetryableStatus(status int) bool {
 }
 
 // TypeForStatus is the OpenAI error type the router reports for a status when
-// the cloud gave none. It matches router/openai.TypeForStatus (which this
-// package cannot import): OpenAI has no not-found type on the wire, so 404 is
-// invalid_request_error.
+// the cloud gave none (router/openai.TypeForStatus documents the table). OpenAI
+// has no not-found type on the wire, so 404 is invalid_request_error.
 func TypeForStatus(status int) string {
 	switch {
 	case status == 401:

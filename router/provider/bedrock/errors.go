@@ -148,6 +148,3 @@ func retryAfter(h *fasthttp.ResponseHeader) time.Duration {
 	}
 	return 0
 }
-
-// openAIStreamError reads an error payload inside an SSE stream on /openai/v1.
-func openAIStreamError(payload []byte) *provider.Error { return provider.StreamError(payload) }

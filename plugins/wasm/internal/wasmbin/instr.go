@@ -75,7 +75,7 @@ func ReadInstr(code []byte, pos int) (Instr, error) {
 		var n uint32
 		n, p, err = readU32(code, p)
 		for i := uint64(0); err == nil && i <= uint64(n); i++ { // n labels + default
-			u, p, err = readU32(code, p)
+			_, p, err = readU32(code, p)
 		}
 		in.Imm = int64(n)
 	case op == OpCallIndirect, op == OpReturnCallIn:
