@@ -5,8 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"slices"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/switchyard-dev/switchyard/router/openai"
 )
 
 // Key identifies one cache entry: a 128-bit hash of tenant, endpoint, model and
@@ -28,14 +29,18 @@ var excluded = [...]string{
 
 // Keyer derives cache keys from request bodies. It owns scratch buffers that
 // grow to the largest body seen and are then reused, so Key allocates nothing
-// in steady state.
+// in steady state. It reads bodies with router/openai's Lexer, the same
+// tokenizer the request scanner uses, so the key and the scanner cannot read
+// one body two ways.
 //
 // A Keyer is not safe for concurrent use: keep one per worker goroutine or pool
 // it (sync.Pool of *Keyer is fine). The zero value is ready to use.
 type Keyer struct {
+	lex   openai.Lexer
 	buf   []byte // canonical encoding being built
 	tmp   []byte // scratch for reordering one object's members
 	spans []span // members of the objects currently open, innermost last
+	deep  bool   // the body nests deeper than maxDepth
 }
 
 type span struct{ start, keyEnd, end int }
@@ -45,16 +50,16 @@ type span struct{ start, keyEnd, end int }
 // body. The body is read, never kept or modified.
 //
 // The canonical form ignores object member order and whitespace at every depth,
-// decodes string escapes (\u0041 == A; invalid UTF-8 and lone surrogates become
-// U+FFFD, as encoding/json does), normalizes numbers exactly (1 == 1.0 == 1e0 ==
-// 0.1e1, with no float rounding), keeps array order, keeps the last of duplicate
-// members (as encoding/json does), and drops the top-level fields that do not
-// change the answer: model, stream, stream_options, user, safety_identifier,
-// metadata, prompt_cache_key, store.
+// decodes string escapes (\u0041 == A), normalizes numbers exactly (1 == 1.0 ==
+// 1e0 == 0.1e1, with no float rounding), keeps array order, and drops the
+// top-level fields that do not change the answer: model, stream,
+// stream_options, user, safety_identifier, metadata, prompt_cache_key, store.
 //
-// It returns ErrInvalidJSON when body is not one JSON object, and ErrTooDeep
-// beyond 128 levels of nesting; the router then treats the request as
-// uncacheable. Zero allocations in steady state.
+// It returns ErrInvalidJSON when body is not one JSON object the Lexer accepts
+// (invalid UTF-8, a lone surrogate escape and a repeated member name included:
+// no two different bodies may share a key), and ErrTooDeep beyond 128 levels
+// of nesting; the router then treats the request as uncacheable. Zero
+// allocations in steady state.
 func (k *Keyer) Key(tenant, endpoint string, model, body []byte) (Key, error) {
 	b := k.buf[:0]
 	b = binary.AppendUvarint(b, uint64(len(tenant)))
@@ -65,16 +70,21 @@ func (k *Keyer) Key(tenant, endpoint string, model, body []byte) (Key, error) {
 	b = append(b, model...)
 	k.buf = b
 	k.spans = k.spans[:0]
+	k.deep = false
+	l := &k.lex
+	l.Reset(body)
 
-	i := skipWS(body, 0)
+	i := l.WS(0)
 	if i >= len(body) || body[i] != '{' {
 		return Key{}, ErrInvalidJSON
 	}
-	i, err := k.object(body, i, 1, true)
-	if err != nil {
-		return Key{}, err
-	}
-	if skipWS(body, i) != len(body) {
+	i = k.object(i, 1, true)
+	switch {
+	case k.deep:
+		return Key{}, ErrTooDeep
+	case i < 0:
+		return Key{}, ErrInvalidJSON
+	case l.WS(i) != len(body):
 		return Key{}, ErrInvalidJSON
 	}
 	return hashKey(k.buf), nil
@@ -94,70 +104,71 @@ func hashKey(b []byte) Key {
 // canonical exposes the canonical bytes for tests.
 func (k *Keyer) canonical() []byte { return k.buf }
 
-func skipWS(in []byte, i int) int {
-	for i < len(in) {
-		switch in[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
 // value appends the canonical form of the JSON value at in[i] and returns the
-// index after it.
-func (k *Keyer) value(in []byte, i, depth int) (int, error) {
-	i = skipWS(in, i)
+// index after it, or -1.
+func (k *Keyer) value(i, depth int) int {
+	l := &k.lex
+	in := l.B
+	i = l.WS(i)
 	if i >= len(in) {
-		return 0, ErrInvalidJSON
+		return l.EOF()
 	}
 	switch c := in[i]; {
 	case c == '{':
-		return k.object(in, i, depth+1, false)
+		return k.object(i, depth+1, false)
 	case c == '[':
-		return k.array(in, i, depth+1)
+		return k.array(i, depth+1)
 	case c == '"':
-		return k.str(in, i)
+		return k.string(i)
 	case c == '-' || ('0' <= c && c <= '9'):
-		return k.number(in, i)
+		end, _ := l.Number(i)
+		if end < 0 {
+			return -1
+		}
+		k.number(in[i:end], 0) // already lexed: cannot fail
+		return end
 	case c == 't':
-		return k.literal(in, i, "true")
+		return k.literal(i, "true")
 	case c == 'f':
-		return k.literal(in, i, "false")
+		return k.literal(i, "false")
 	case c == 'n':
-		return k.literal(in, i, "null")
+		return k.literal(i, "null")
 	}
-	return 0, ErrInvalidJSON
+	return l.Fail(i, "invalid character looking for a value")
 }
 
-func (k *Keyer) literal(in []byte, i int, lit string) (int, error) {
-	if len(in)-i < len(lit) || string(in[i:i+len(lit)]) != lit {
-		return 0, ErrInvalidJSON
+func (k *Keyer) literal(i int, lit string) int {
+	end := k.lex.Literal(i, lit)
+	if end >= 0 {
+		k.buf = append(k.buf, lit...)
 	}
-	k.buf = append(k.buf, lit...)
-	return i + len(lit), nil
+	return end
 }
 
-func (k *Keyer) array(in []byte, i, depth int) (int, error) {
+func (k *Keyer) tooDeep() int {
+	k.deep = true
+	return -1
+}
+
+func (k *Keyer) array(i, depth int) int {
 	if depth > maxDepth {
-		return 0, ErrTooDeep
+		return k.tooDeep()
 	}
+	l := &k.lex
+	in := l.B
 	k.buf = append(k.buf, '[')
-	i = skipWS(in, i+1)
+	i = l.WS(i + 1)
 	if i < len(in) && in[i] == ']' {
 		k.buf = append(k.buf, ']')
-		return i + 1, nil
+		return i + 1
 	}
 	for {
-		var err error
-		if i, err = k.value(in, i, depth); err != nil {
-			return 0, err
+		if i = k.value(i, depth); i < 0 {
+			return -1
 		}
-		i = skipWS(in, i)
+		i = l.WS(i)
 		if i >= len(in) {
-			return 0, ErrInvalidJSON
+			return l.EOF()
 		}
 		switch in[i] {
 		case ',':
@@ -165,77 +176,83 @@ func (k *Keyer) array(in []byte, i, depth int) (int, error) {
 			i++
 		case ']':
 			k.buf = append(k.buf, ']')
-			return i + 1, nil
+			return i + 1
 		default:
-			return 0, ErrInvalidJSON
+			return l.Fail(i, "expected ',' or ']'")
 		}
 	}
 }
 
 // object canonicalizes an object: members are written as they come, separated
 // by commas, and recorded as spans; if they are not already in strictly
-// ascending key order they are sorted (stable, last duplicate kept) through tmp.
-// top drops the excluded fields.
-func (k *Keyer) object(in []byte, i, depth int, top bool) (int, error) {
+// ascending key order they are sorted through tmp. Two members with the same
+// name make the body invalid (the scanner refuses such bodies too). top drops
+// the excluded fields.
+func (k *Keyer) object(i, depth int, top bool) int {
 	if depth > maxDepth {
-		return 0, ErrTooDeep
+		return k.tooDeep()
 	}
+	l := &k.lex
+	in := l.B
 	k.buf = append(k.buf, '{')
 	start := len(k.buf)
 	base := len(k.spans)
-	i = skipWS(in, i+1)
+	i = l.WS(i + 1)
 	if i < len(in) && in[i] == '}' {
 		k.buf = append(k.buf, '}')
-		return i + 1, nil
+		return i + 1
 	}
+	written := 0 // members written to buf, excluded ones not counted
 	for {
-		i = skipWS(in, i)
+		i = l.WS(i)
 		if i >= len(in) || in[i] != '"' {
-			return 0, ErrInvalidJSON
+			return l.Fail(i, "expected a string key")
 		}
-		if len(k.spans) > base {
+		if written > 0 {
 			k.buf = append(k.buf, ',')
 		}
 		ms := len(k.buf)
-		var err error
-		if i, err = k.str(in, i); err != nil {
-			return 0, err
+		if i = k.string(i); i < 0 {
+			return -1
 		}
 		ke := len(k.buf)
-		i = skipWS(in, i)
+		i = l.WS(i)
 		if i >= len(in) || in[i] != ':' {
-			return 0, ErrInvalidJSON
+			return l.Fail(i, "expected ':'")
 		}
 		k.buf = append(k.buf, ':')
-		if i, err = k.value(in, i+1, depth); err != nil {
-			return 0, err
+		if i = k.value(i+1, depth); i < 0 {
+			return -1
 		}
 		if top && isExcluded(k.buf[ms+1:ke-1]) {
 			k.buf = k.buf[:ms]
-			if len(k.spans) > base {
+			if written > 0 {
 				k.buf = k.buf[:ms-1] // the comma written before this member
 			}
 		} else {
 			k.spans = append(k.spans, span{ms, ke, len(k.buf)})
+			written++
 		}
-		i = skipWS(in, i)
+		i = l.WS(i)
 		if i >= len(in) {
-			return 0, ErrInvalidJSON
+			return l.EOF()
 		}
 		if in[i] == ',' {
 			i++
 			continue
 		}
 		if in[i] != '}' {
-			return 0, ErrInvalidJSON
+			return l.Fail(i, "expected ',' or '}'")
 		}
 		i++
 		break
 	}
-	k.reorder(start, base)
+	if !k.reorder(start, base) {
+		return l.Fail(i-1, "duplicate member name")
+	}
 	k.spans = k.spans[:base]
 	k.buf = append(k.buf, '}')
-	return i, nil
+	return i
 }
 
 func isExcluded(name []byte) bool {
@@ -247,9 +264,10 @@ func isExcluded(name []byte) bool {
 	return false
 }
 
-// reorder sorts the members recorded in spans[base:] by key, drops all but the
-// last of equal keys, and rewrites buf[start:] with them comma-separated.
-func (k *Keyer) reorder(start, base int) {
+// reorder sorts the members recorded in spans[base:] by key and rewrites
+// buf[start:] with them comma-separated. It returns false when two members
+// have the same (canonical, so unescaped) name.
+func (k *Keyer) reorder(start, base int) bool {
 	ms := k.spans[base:]
 	sorted := true
 	for j := 1; j < len(ms); j++ {
@@ -259,16 +277,16 @@ func (k *Keyer) reorder(start, base int) {
 		}
 	}
 	if sorted {
-		return
+		return true
 	}
 	buf := k.buf
-	slices.SortStableFunc(ms, func(a, b span) int {
+	slices.SortFunc(ms, func(a, b span) int {
 		return bytes.Compare(buf[a.start:a.keyEnd], buf[b.start:b.keyEnd])
 	})
 	t := k.tmp[:0]
 	for j, m := range ms {
 		if j+1 < len(ms) && bytes.Equal(k.key(m), k.key(ms[j+1])) {
-			continue // a later duplicate wins
+			return false
 		}
 		if len(t) > 0 {
 			t = append(t, ',')
@@ -277,147 +295,47 @@ func (k *Keyer) reorder(start, base int) {
 	}
 	k.buf = append(buf[:start], t...)
 	k.tmp = t
+	return true
 }
 
 func (k *Keyer) key(s span) []byte { return k.buf[s.start:s.keyEnd] }
 
-// str appends the canonical form of the string at in[i] (which is '"'):
+// string appends the canonical form of the string at in[i] (which is '"'):
 // escapes decoded, then re-encoded with the minimal escapes (\" \\ and \u00XX
-// for control characters); invalid UTF-8 bytes and lone surrogates become U+FFFD.
-func (k *Keyer) str(in []byte, i int) (int, error) {
+// for control characters). The lexer has already refused invalid UTF-8 and
+// lone surrogates, so every decoded string is distinct text.
+func (k *Keyer) string(i int) int {
+	l := &k.lex
+	end, esc := l.String(i)
+	if end < 0 {
+		return -1
+	}
+	raw := l.B[i+1 : end-1]
 	b := append(k.buf, '"')
-	i++
-	for {
-		// Copy the run of plain bytes, eight at a time while none is special.
-		j := i
-		for j+8 <= len(in) && !special8(binary.LittleEndian.Uint64(in[j:])) {
-			j += 8
+	for esc && len(raw) > 0 {
+		j := bytes.IndexByte(raw, '\\')
+		if j < 0 {
+			break
 		}
-		for j < len(in) {
-			c := in[j]
-			if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-				break
-			}
-			j++
-		}
-		b = append(b, in[i:j]...)
-		i = j
-		if i >= len(in) {
-			return 0, ErrInvalidJSON
-		}
-		c := in[i]
+		b = append(b, raw[:j]...)
+		r, n := openai.DecodeEscape(raw[j:])
+		raw = raw[j+n:]
 		switch {
-		case c == '"':
-			k.buf = append(b, '"')
-			return i + 1, nil
-		case c < 0x20:
-			return 0, ErrInvalidJSON
-		case c >= utf8.RuneSelf:
-			r, size := utf8.DecodeRune(in[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = utf8.AppendRune(b, utf8.RuneError)
-			} else {
-				b = append(b, in[i:i+size]...)
-			}
-			i += size
-		default: // backslash
-			if i+1 >= len(in) {
-				return 0, ErrInvalidJSON
-			}
-			e := in[i+1]
-			i += 2
-			switch e {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				b = appendRune(b, unescape(e))
-			case 'u':
-				r, ok := hex4(in, i)
-				if !ok {
-					return 0, ErrInvalidJSON
-				}
-				i += 4
-				if utf16.IsSurrogate(r) {
-					r2, ok2 := rune(-1), false
-					if i+6 <= len(in) && in[i] == '\\' && in[i+1] == 'u' {
-						r2, ok2 = hex4(in, i+2)
-					}
-					if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
-						r = dec
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				b = appendRune(b, r)
-			default:
-				return 0, ErrInvalidJSON
-			}
-		}
-	}
-}
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// special8 reports whether any of the 8 bytes in x is '"', '\\', a control
-// character or non-ASCII: the bytes str must look at one by one.
-func special8(x uint64) bool {
-	q := x ^ (lsb * '"')
-	b := x ^ (lsb * '\\')
-	return ((q-lsb)&^q|(b-lsb)&^b|(x-lsb*0x20)&^x|x)&msb != 0
-}
-
-func unescape(e byte) rune {
-	switch e {
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	}
-	return rune(e)
-}
-
-// appendRune appends r in canonical string form.
-func appendRune(b []byte, r rune) []byte {
-	switch {
-	case r == '"' || r == '\\':
-		return append(b, '\\', byte(r))
-	case r < 0x20:
-		const hex = "0123456789abcdef"
-		return append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
-	}
-	return utf8.AppendRune(b, r)
-}
-
-func hex4(in []byte, i int) (rune, bool) {
-	if i+4 > len(in) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range in[i : i+4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r < 0x20:
+			const hex = "0123456789abcdef"
+			b = append(b, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
 		default:
-			return 0, false
+			b = utf8.AppendRune(b, r)
 		}
-		r = r<<4 | rune(c)
 	}
-	return r, true
+	b = append(b, raw...) // the rest has no escapes: raw text is already canonical
+	k.buf = append(b, '"')
+	return end
 }
 
-// number appends an exact canonical form of the number at in[i]: sign,
+// number appends an exact canonical form of the number in (already lexed): sign,
 // significant digits without leading or trailing zeros, and a decimal exponent
 // ("e-2") when it is not zero; every zero becomes "0". No float conversion, so
 // seeds and token counts beyond 2^53 stay distinct.

@@ -1,11 +1,8 @@
 package openai
 
 import (
-	"encoding/binary"
 	"errors"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // Why a hand-written scanner instead of encoding/json?
@@ -65,8 +62,8 @@ func (e *FieldError) Message() string {
 func (e *FieldError) Unwrap() error { return ErrType }
 
 // Request is what the router needs from a request body. Only top-level keys are read ("model" inside
-// a message is ignored), keys match exactly (case-sensitive, like OpenAI), and for a duplicated key
-// the last occurrence wins, as in encoding/json. A JSON null counts as absent for every field.
+// a message is ignored), keys match exactly (case-sensitive, like OpenAI), and a body that repeats a
+// member name in any object is refused (*DuplicateError). A JSON null counts as absent for every field.
 //
 // Byte slices are views into the scanned body (or into the Request's own scratch buffer when the
 // model name had to be unescaped): they are valid until the body is modified or the Request is
@@ -110,6 +107,8 @@ type Request struct {
 
 	modelBuf []byte // scratch for an escaped model name; owned by the Request, reused
 	keyBuf   []byte // scratch for escaped keys; owned by the Request, reused
+	lex      Lexer
+	members  Members
 }
 
 // Reset clears r to the "nothing present" state, keeping its scratch buffers.
@@ -117,6 +116,8 @@ func (r *Request) Reset() {
 	*r = Request{
 		modelBuf:           r.modelBuf[:0],
 		keyBuf:             r.keyBuf[:0],
+		lex:                Lexer{dup: r.lex.dup[:0]},
+		members:            Members{names: r.members.names[:0], tmp: r.members.tmp[:0]},
 		Messages:           -1,
 		ModelStart:         -1,
 		ModelEnd:           -1,
@@ -132,14 +133,17 @@ func (r *Request) Reset() {
 //     MaxDepth and anything but whitespace after the top-level value;
 //   - ErrNotObject when the body is well-formed but not an object;
 //   - a *FieldError (errors.Is(err, ErrType)) naming the first known field, in body order, with the
-//     wrong type — even if a later duplicate of that key is well-typed, as encoding/json does.
+//     wrong type;
+//   - a *DuplicateError (also errors.Is(err, ErrSyntax)) for an object that repeats a member name,
+//     invalid UTF-8 in a string, or an escaped lone surrogate are *SyntaxErrors: see Lexer.
 //
 // Malformed JSON takes precedence over a wrong type. Whether required fields are present (model,
 // non-empty messages) is for the caller to decide per endpoint. On error r's fields are unspecified.
 // Scan allocates only when it returns an error or the first time r's scratch buffer grows.
 func Scan(body []byte, r *Request) error {
 	r.Reset()
-	s := scanner{b: body, r: r}
+	r.lex.Reset(body)
+	s := scanner{Lexer: &r.lex, r: r}
 	i := s.ws(0)
 	if i >= len(body) {
 		return s.syntax(i, "unexpected end of input")
@@ -152,7 +156,7 @@ func Scan(body []byte, r *Request) error {
 		end = s.value(i, 1)
 	}
 	if end < 0 {
-		return s.err()
+		return s.Err()
 	}
 	if j := s.ws(end); j != len(body) {
 		return s.syntax(j, "invalid character after top-level value")
@@ -179,32 +183,21 @@ const (
 // scanner holds one Scan's state. Its methods take the offset of the first byte of a token and
 // return the offset just past it, or -1 after recording a syntax error.
 type scanner struct {
-	b []byte
-	r *Request
-
-	errOff int
-	errMsg string
+	*Lexer // the Request's, so its scratch is reused
+	r      *Request
 
 	typeParam string // first wrong-typed field, "" if none
 	typeWant  string
 }
 
-func (s *scanner) fail(i int, msg string) int {
-	if s.errMsg == "" {
-		s.errOff, s.errMsg = i, msg
-	}
-	return -1
-}
+func (s *scanner) fail(i int, msg string) int { return s.Fail(i, msg) }
 
-func (s *scanner) err() error { return &SyntaxError{Offset: s.errOff, Msg: s.errMsg} }
+func (s *scanner) eof() int { return s.EOF() }
 
 func (s *scanner) syntax(i int, msg string) error {
-	s.fail(i, msg)
-	return s.err()
+	s.Fail(i, msg)
+	return s.Err()
 }
-
-// eof records an unexpected end of input; truncated bodies are the common malformed case.
-func (s *scanner) eof() int { return s.fail(len(s.b), "unexpected end of input") }
 
 // typeErr records the first wrong-typed field; scanning goes on so that a syntax error later in the
 // body still wins.
@@ -214,22 +207,14 @@ func (s *scanner) typeErr(param, want string) {
 	}
 }
 
-func (s *scanner) ws(i int) int {
-	b := s.b
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
+func (s *scanner) ws(i int) int               { return s.WS(i) }
+func (s *scanner) lit(i int, word string) int { return s.Literal(i, word) }
+func (s *scanner) num(i int) (int, bool)      { return s.Number(i) }
+func (s *scanner) str(i int) (int, bool)      { return s.String(i) }
 
 // value scans any JSON value at b[i] nested at the given depth (the depth a container there would have).
 func (s *scanner) value(i, depth int) int {
-	b := s.b
+	b := s.B
 	if i >= len(b) {
 		return s.eof()
 	}
@@ -257,129 +242,17 @@ func (s *scanner) value(i, depth int) int {
 	}
 }
 
-func (s *scanner) lit(i int, word string) int {
-	b := s.b
-	for k := 0; k < len(word); k++ {
-		if i+k >= len(b) {
-			return s.eof()
-		}
-		if b[i+k] != word[k] {
-			return s.fail(i+k, "invalid character in literal")
-		}
-	}
-	return i + len(word)
-}
-
-// num scans a number per RFC 8259 and reports whether it is an integer (no fraction, no exponent).
-func (s *scanner) num(i int) (int, bool) {
-	b := s.b
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i >= len(b):
-		return s.eof(), false
-	case b[i] == '0':
-		i++
-	case isDigit(b[i]):
-		i++
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	default:
-		return s.fail(i, "invalid character in number"), false
-	}
-	isInt := true
-	if i < len(b) && b[i] == '.' {
-		isInt = false
-		i++
-		if i >= len(b) {
-			return s.eof(), false
-		}
-		if !isDigit(b[i]) {
-			return s.fail(i, "invalid character after decimal point"), false
-		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		isInt = false
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) {
-			return s.eof(), false
-		}
-		if !isDigit(b[i]) {
-			return s.fail(i, "invalid character in exponent"), false
-		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-	}
-	return i, isInt
-}
-
-// str scans the string whose opening quote is b[i] and reports whether it contains escapes.
-// Invalid UTF-8 is accepted (as encoding/json does); it is replaced by U+FFFD only when a value is
-// unescaped.
-func (s *scanner) str(i int) (int, bool) {
-	b := s.b
-	i++
-	esc := false
-	for {
-		// Fast path: plain string bytes, eight at a time while there are eight left.
-		for i+8 <= len(b) && !hasSpecial8(b[i:i+8]) {
-			i += 8
-		}
-		for i < len(b) && !strSpecial[b[i]] {
-			i++
-		}
-		if i >= len(b) {
-			return s.eof(), false
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, esc
-		case c == '\\':
-			esc = true
-			if i+1 >= len(b) {
-				return s.eof(), false
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				for k := i + 2; k < i+6; k++ {
-					if k >= len(b) {
-						return s.eof(), false
-					}
-					if !isHex(b[k]) {
-						return s.fail(k, "invalid \\u escape"), false
-					}
-				}
-				i += 6
-			default:
-				return s.fail(i+1, "invalid escape character"), false
-			}
-		default:
-			return s.fail(i, "control character in string"), false
-		}
-	}
-}
-
 // obj scans the object whose opening brace is b[i], at the given depth.
 func (s *scanner) obj(i, depth int, kind objKind) int {
 	if depth > MaxDepth {
 		return s.fail(i, "nesting too deep")
 	}
-	b := s.b
+	b := s.B
 	i = s.ws(i + 1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
 	}
+	mark := s.r.members.Begin()
 	for {
 		if i >= len(b) {
 			return s.eof()
@@ -393,8 +266,9 @@ func (s *scanner) obj(i, depth int, kind objKind) int {
 			return -1
 		}
 		key := b[kStart : end-1]
+		s.r.members.Add(s.Lexer, kStart, end-1, esc)
 		if esc && kind != kindSkip {
-			s.r.keyBuf = unescape(s.r.keyBuf[:0], key)
+			s.r.keyBuf = AppendUnescaped(s.r.keyBuf[:0], key)
 			key = s.r.keyBuf
 		}
 		i = s.ws(end)
@@ -431,6 +305,9 @@ func (s *scanner) obj(i, depth int, kind objKind) int {
 		case ',':
 			i = s.ws(i + 1)
 		case '}':
+			if !s.r.members.End(s.Lexer, mark) {
+				return -1
+			}
 			return i + 1
 		default:
 			return s.fail(i, "expected ',' or '}' after object member")
@@ -443,7 +320,7 @@ func (s *scanner) arr(i, depth int) (int, int) {
 	if depth > MaxDepth {
 		return s.fail(i, "nesting too deep"), 0
 	}
-	b := s.b
+	b := s.B
 	i = s.ws(i + 1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1, 0
@@ -510,15 +387,15 @@ func (s *scanner) field(key []byte, i int) int {
 
 func (s *scanner) model(i int) int {
 	r := s.r
-	switch s.b[i] {
+	switch s.B[i] {
 	case '"':
 		end, esc := s.str(i)
 		if end < 0 {
 			return -1
 		}
-		raw := s.b[i+1 : end-1 : end-1] // capped so an append by the caller cannot overwrite the body
-		if esc || !utf8.Valid(raw) {
-			r.modelBuf = unescape(r.modelBuf[:0], raw)
+		raw := s.B[i+1 : end-1 : end-1] // capped so an append by the caller cannot overwrite the body
+		if esc {
+			r.modelBuf = AppendUnescaped(r.modelBuf[:0], raw)
 			r.Model = r.modelBuf
 		} else {
 			r.Model = raw
@@ -535,7 +412,7 @@ func (s *scanner) model(i int) int {
 }
 
 func (s *scanner) messages(i int) int {
-	switch s.b[i] {
+	switch s.B[i] {
 	case '[':
 		end, n := s.arr(i, 2)
 		s.r.Messages = n
@@ -551,7 +428,7 @@ func (s *scanner) messages(i int) int {
 
 func (s *scanner) streamOptions(i int) int {
 	r := s.r
-	switch s.b[i] {
+	switch s.B[i] {
 	case '{':
 		r.IncludeUsage = false // last stream_options wins as a whole
 		end := s.obj(i, 2, kindStreamOptions)
@@ -569,7 +446,7 @@ func (s *scanner) streamOptions(i int) int {
 }
 
 func (s *scanner) boolField(i int, param string, dst *bool) int {
-	switch s.b[i] {
+	switch s.B[i] {
 	case 't':
 		*dst = true
 		return s.lit(i, "true")
@@ -586,7 +463,7 @@ func (s *scanner) boolField(i int, param string, dst *bool) int {
 }
 
 func (s *scanner) floatField(i int, param string, dst *float64, has *bool) int {
-	c := s.b[i]
+	c := s.B[i]
 	switch {
 	case c == 'n':
 		*dst, *has = 0, false
@@ -596,7 +473,7 @@ func (s *scanner) floatField(i int, param string, dst *float64, has *bool) int {
 		if end < 0 {
 			return -1
 		}
-		f, err := strconv.ParseFloat(b2s(s.b[i:end]), 64)
+		f, err := strconv.ParseFloat(b2s(s.B[i:end]), 64)
 		if err != nil { // out of float64 range, as encoding/json reports it
 			s.typeErr(param, "a number")
 		}
@@ -609,7 +486,7 @@ func (s *scanner) floatField(i int, param string, dst *float64, has *bool) int {
 }
 
 func (s *scanner) intField(i int, param string, dst *int64, has *bool) int {
-	c := s.b[i]
+	c := s.B[i]
 	switch {
 	case c == 'n':
 		*dst, *has = 0, false
@@ -623,7 +500,7 @@ func (s *scanner) intField(i int, param string, dst *int64, has *bool) int {
 			s.typeErr(param, "an integer")
 			return end
 		}
-		v, err := strconv.ParseInt(b2s(s.b[i:end]), 10, strconv.IntSize)
+		v, err := strconv.ParseInt(b2s(s.B[i:end]), 10, strconv.IntSize)
 		if err != nil {
 			s.typeErr(param, "an integer")
 		}
@@ -643,105 +520,9 @@ func (s *scanner) maxTokens(i int, param string) int {
 }
 
 func (s *scanner) present(i int, has *bool) int {
-	*has = s.b[i] != 'n'
+	*has = s.B[i] != 'n'
 	if !*has {
 		return s.lit(i, "null")
 	}
 	return s.value(i, 2)
-}
-
-// unescape appends the decoded contents of a scanned (hence well-formed) JSON string to dst. It
-// decodes exactly as encoding/json does: a lone or mismatched surrogate escape and every byte of
-// invalid UTF-8 become U+FFFD.
-func unescape(dst, s []byte) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '\\':
-			switch s[i+1] {
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r := hex4(s[i+2:])
-				i += 6
-				if utf16.IsSurrogate(r) {
-					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-						if dec := utf16.DecodeRune(r, hex4(s[i+2:])); dec != utf8.RuneError {
-							dst = utf8.AppendRune(dst, dec)
-							i += 6
-							continue
-						}
-					}
-					r = utf8.RuneError
-				}
-				dst = utf8.AppendRune(dst, r)
-				continue
-			default: // '"', '\\', '/'
-				dst = append(dst, s[i+1])
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return dst
-}
-
-// hex4 decodes four hex digits already validated by str.
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c <= '9':
-			c -= '0'
-		case c >= 'a':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
-
-func isDigit(c byte) bool { return c-'0' <= 9 }
-
-func isHex(c byte) bool { return isDigit(c) || (c|0x20)-'a' <= 5 }
-
-// strSpecial marks the bytes that end the fast path inside a string: the quote, the backslash, and
-// control characters (which RFC 8259 forbids unescaped).
-var strSpecial = [256]bool{'"': true, '\\': true,
-	0: true, 1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true,
-	8: true, 9: true, 10: true, 11: true, 12: true, 13: true, 14: true, 15: true,
-	16: true, 17: true, 18: true, 19: true, 20: true, 21: true, 22: true, 23: true,
-	24: true, 25: true, 26: true, 27: true, 28: true, 29: true, 30: true, 31: true,
-}
-
-// hasSpecial8 reports whether any of the eight bytes is a quote, a backslash or below 0x20, using
-// the SWAR "has zero byte" trick so that long message strings cost one test per eight bytes.
-func hasSpecial8(b []byte) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	v := binary.LittleEndian.Uint64(b)
-	q := v ^ (lo * '"')
-	bs := v ^ (lo * '\\')
-	// A byte is < 0x20 iff v - 0x20 borrows into its high bit while the byte's own high bit is clear.
-	ctl := (v - lo*0x20) &^ v
-	return ((q-lo)&^q|(bs-lo)&^bs|ctl)&hi != 0
 }

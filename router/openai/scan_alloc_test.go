@@ -16,7 +16,7 @@ func TestScanAllocs(t *testing.T) {
 	}
 	bodies := map[string][]byte{
 		"chat_2k":       chat,
-		"escaped model": []byte(`{"model":"gpt\u002d5\ud83d\ude00","mod\u0065l":"gpt\u002d5","messages":[{"role":"user","content":"hi"}],"temperature":0.5,"seed":7,"n":1}`),
+		"escaped model": []byte(`{"model":"gpt\u002d5\ud83d\ude00","str\u0065am":false,"messages":[{"role":"user","content":"hi"}],"temperature":0.5,"seed":7,"n":1}`),
 	}
 	for name, body := range bodies {
 		var r Request

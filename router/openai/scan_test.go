@@ -2,13 +2,16 @@ package openai
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // render prints the fields of r that are present, in a fixed order, so that tests compare one string.
@@ -54,9 +57,15 @@ func render(r *Request) string {
 func errKind(err error) string {
 	var fe *FieldError
 	var se *SyntaxError
+	var de *DuplicateError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &de):
+		if !errors.Is(err, ErrSyntax) {
+			return "duplicate-not-wrapping-ErrSyntax"
+		}
+		return "syntax"
 	case errors.As(err, &se):
 		if !errors.Is(err, ErrSyntax) {
 			return "syntax-not-wrapping-ErrSyntax"
@@ -102,30 +111,33 @@ func TestScan(t *testing.T) {
 		{name: "surrogate pair in model",
 			body: `{"model":"\ud83d\ude00-x"}`,
 			want: `model="\U0001f600-x"@9:25`},
-		{name: "lone surrogate becomes U+FFFD",
-			body: `{"model":"a\ud800b"}`,
-			want: `model="a\ufffdb"@9:19`},
-		{name: "invalid UTF-8 becomes U+FFFD",
-			body: "{\"model\":\"a\xffb\"}",
-			want: `model="a\ufffdb"@9:14`},
+		{name: "lone high surrogate is refused", body: `{"model":"a\ud800b"}`, err: "syntax"},
+		{name: "lone low surrogate is refused", body: `{"model":"a\udc00b"}`, err: "syntax"},
+		{name: "reversed surrogate pair is refused", body: `{"model":"\ude00\ud83d"}`, err: "syntax"},
+		{name: "invalid UTF-8 is refused", body: "{\"model\":\"a\xffb\"}", err: "syntax"},
+		{name: "UTF-8 encoded surrogate is refused", body: "{\"x\":\"\xed\xa0\x80\"}", err: "syntax"},
+		{name: "non-ASCII text is accepted",
+			body: `{"model":"mé-日本"}`,
+			want: `model="m\u00e9-\u65e5\u672c"@9:21`},
 		{name: "escaped key",
 			body: `{"mod\u0065l":"m","\u0073tream":true}`,
 			want: `model="m"@14:17 stream`},
 		{name: "keys are case-sensitive",
 			body: `{"Model":"m","STREAM":true}`,
 			want: ``},
-		{name: "last duplicate wins",
-			body: `{"model":"a","model":"bb","temperature":1,"temperature":0.5,"stream":true,"stream":false}`,
-			want: `model="bb"@21:25 temperature=0.5`},
-		{name: "null resets an earlier value",
-			body: `{"model":"a","model":null,"temperature":1,"temperature":null,"messages":[1],"messages":null}`,
-			want: ``},
+		{name: "duplicate model is refused", body: `{"model":"a","model":"bb"}`, err: "syntax"},
+		{name: "duplicate under an escape is refused", body: `{"model":"a","mod\u0065l":"bb"}`, err: "syntax"},
+		{name: "duplicate null is refused", body: `{"model":"a","model":null}`, err: "syntax"},
+		{name: "duplicate in a nested object is refused",
+			body: `{"model":"m","messages":[{"role":"user","content":"a","content":"b"}]}`, err: "syntax"},
+		{name: "same name in sibling objects is fine",
+			body: `{"model":"m","messages":[{"content":"a"},{"content":"b"}],"x":{"model":1}}`,
+			want: `model="m"@9:12 messages=2`},
 		{name: "nulls count as absent",
 			body: `{"model":null,"stream":null,"stream_options":null,"temperature":null,"top_p":null,"seed":null,"n":null,"max_tokens":null,"messages":null,"input":null,"prompt":null}`,
 			want: ``},
-		{name: "stream_options last object wins whole",
-			body: `{"stream_options":{"include_usage":true},"stream_options":{}}`,
-			want: `stream_options(true,usage=false)@58:60`},
+		{name: "duplicate stream_options is refused",
+			body: `{"stream_options":{"include_usage":true},"stream_options":{}}`, err: "syntax"},
 		{name: "stream_options nested keys ignored",
 			body: `{"stream_options":{"x":{"include_usage":true},"include_usage":false}}`,
 			want: `stream_options(true,usage=false)@18:68`},
@@ -158,7 +170,7 @@ func TestScan(t *testing.T) {
 		{name: "stream_options array", body: `{"stream_options":[]}`, err: "type:stream_options"},
 		{name: "include_usage string", body: `{"stream_options":{"include_usage":"yes"}}`, err: "type:stream_options.include_usage"},
 		{name: "first wrong type is reported", body: `{"n":"a","model":1}`, err: "type:n"},
-		{name: "wrong type then right duplicate still fails", body: `{"model":1,"model":"m"}`, err: "type:model"},
+		{name: "wrong type then duplicate is a duplicate", body: `{"model":1,"model":"m"}`, err: "syntax"},
 		{name: "syntax error beats type error", body: `{"model":1,"x":}`, err: "syntax"},
 
 		// Malformed JSON.
@@ -351,7 +363,7 @@ func checkAgainstReference(t *testing.T, body []byte, r *Request, err error) {
 // json.Decoder walking the top-level members (keeping duplicates, in order, with offsets), and
 // json.Unmarshal for each known field's value. It returns the expected Request and errKind.
 func refScan(body []byte) (*Request, string) {
-	if !json.Valid(body) || refDepth(body) > MaxDepth {
+	if !json.Valid(body) || refDepth(body) > MaxDepth || !refStrict(body) {
 		return nil, "syntax"
 	}
 	if bytes.TrimLeft(body, " \t\r\n")[0] != '{' {
@@ -485,6 +497,70 @@ func refMembers(data []byte, fn func(key string, raw json.RawMessage, start, end
 	return int(dec.InputOffset())
 }
 
+// refStrict applies the Lexer's strict rules to valid JSON with encoding/json and plain loops:
+// valid UTF-8, no lone surrogate escape, no object repeating a member name.
+func refStrict(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		i++
+		if data[i] != 'u' {
+			continue
+		}
+		v, _ := strconv.ParseUint(string(data[i+1:i+5]), 16, 32)
+		i += 4
+		switch {
+		case v >= 0xdc00 && v <= 0xdfff:
+			return false
+		case v >= 0xd800 && v < 0xdc00:
+			if i+6 >= len(data) || data[i+1] != '\\' || data[i+2] != 'u' {
+				return false
+			}
+			w, _ := strconv.ParseUint(string(data[i+3:i+7]), 16, 32)
+			if w < 0xdc00 || w > 0xdfff {
+				return false
+			}
+			i += 6
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []map[string]bool // one per open container; nil for arrays
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				stack = append(stack, map[string]bool{})
+				expectKey = true
+				continue
+			case '[':
+				stack = append(stack, nil)
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if top := len(stack) - 1; top >= 0 && stack[top] != nil && expectKey {
+				if stack[top][v] {
+					return false
+				}
+				stack[top][v] = true
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = len(stack) > 0 && stack[len(stack)-1] != nil
+	}
+}
+
 // refDepth returns the deepest nesting of objects and arrays in valid JSON.
 func refDepth(data []byte) int {
 	depth, maxDepth, inStr := 0, 0, false
@@ -527,9 +603,9 @@ func ExampleScan() {
 	// n -> Invalid type for 'n': expected an integer.
 }
 
-// TestHasSpecial8 checks the SWAR string fast path against the byte table: a false negative would let
+// TestSpecial8 checks the SWAR string fast path against the byte table: a false negative would let
 // a quote or control character slip through unvalidated.
-func TestHasSpecial8(t *testing.T) {
+func TestSpecial8(t *testing.T) {
 	naive := func(b []byte) bool {
 		for _, c := range b {
 			if strSpecial[c] {
@@ -543,8 +619,8 @@ func TestHasSpecial8(t *testing.T) {
 			for p := 0; p < 8; p++ {
 				b := bytes.Repeat([]byte{fill}, 8)
 				b[p] = byte(c)
-				if got, want := hasSpecial8(b), naive(b); got != want {
-					t.Fatalf("hasSpecial8(%x) = %v, want %v", b, got, want)
+				if got, want := special8(binary.LittleEndian.Uint64(b)), naive(b); got != want {
+					t.Fatalf("special8(%x) = %v, want %v", b, got, want)
 				}
 			}
 		}
@@ -555,8 +631,8 @@ func TestHasSpecial8(t *testing.T) {
 		for i := range b {
 			b[i] = byte(rng.Uint32())
 		}
-		if got, want := hasSpecial8(b), naive(b); got != want {
-			t.Fatalf("hasSpecial8(%x) = %v, want %v", b, got, want)
+		if got, want := special8(binary.LittleEndian.Uint64(b)), naive(b); got != want {
+			t.Fatalf("special8(%x) = %v, want %v", b, got, want)
 		}
 	}
 }
