@@ -16,7 +16,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/switchyard-dev/switchyard/internal/mockcloud"
-	"github.com/switchyard-dev/switchyard/plugins/wasm"
+	"github.com/switchyard-dev/switchyard/internal/wire"
 	"github.com/switchyard-dev/switchyard/router"
 	"github.com/switchyard-dev/switchyard/router/config"
 )
@@ -137,16 +137,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // serves it on both listeners until tb ends.
 func startRouter(tb testing.TB, cfg *config.Config) served {
 	tb.Helper()
-	opts := router.Options{Logger: quiet, Build: router.BuildAdapter}
-	if len(cfg.Plugins) > 0 {
-		set, err := wasm.NewSet(context.Background(), cfg.Plugins, wasm.Options{Logger: quiet, PollInterval: -1, CacheDir: wasmCacheDir(tb)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { set.Close() })
-		opts.Plugins = set
-	}
-	srv, err := router.New(cfg, opts)
+	srv, err := router.New(cfg, wire.Router(wire.Options{Logger: quiet, PluginPoll: -1, PluginCacheDir: wasmCacheDir(tb)}))
 	if err != nil {
 		tb.Fatal(err)
 	}

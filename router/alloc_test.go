@@ -3,11 +3,13 @@
 package router_test
 
 import (
+	"context"
 	"net"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchyard-dev/switchyard/internal/wire"
 	"github.com/switchyard-dev/switchyard/router"
 	"github.com/switchyard-dev/switchyard/router/config"
 )
@@ -30,16 +32,17 @@ func bareUpstream(t testing.TB) string {
 	return "http://" + ln.Addr().String()
 }
 
-func handlerFor(t testing.TB, cfg *config.Config) *router.Server {
+func handlerFor(t testing.TB, cfg *config.Config) *router.Instance {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := router.New(cfg, router.Options{Build: router.BuildAdapter})
+	srv, err := router.New(cfg, wire.Router(wire.Options{PluginPoll: -1}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close(context.Background()) })
 	return srv
 }
 
@@ -57,7 +60,7 @@ func requestCtx(body string, key string) *fasthttp.RequestCtx {
 	return ctx
 }
 
-func measure(t *testing.T, name string, ctx *fasthttp.RequestCtx, srv *router.Server, wantStatus int, wantCache string) {
+func measure(t *testing.T, name string, ctx *fasthttp.RequestCtx, srv *router.Instance, wantStatus int, wantCache string) {
 	t.Helper()
 	run := func() {
 		ctx.Response.Reset()

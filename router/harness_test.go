@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/internal/mockcloud"
+	"github.com/switchyard-dev/switchyard/internal/wire"
 	"github.com/switchyard-dev/switchyard/router"
 	"github.com/switchyard-dev/switchyard/router/config"
 )
@@ -41,14 +42,14 @@ func azureUpstream(name string, m *mockcloud.Server, api string) config.Upstream
 }
 
 // startRouter serves cfg on a loopback port and returns its base URL.
-func startRouter(t testing.TB, cfg *config.Config) (string, *router.Server) {
+func startRouter(t testing.TB, cfg *config.Config) (string, *router.Instance) {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := router.New(cfg, router.Options{Build: router.BuildAdapter})
+	srv, err := router.New(cfg, wire.Router(wire.Options{PluginPoll: -1}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/switchyard-dev/switchyard/plugins/wasm"
+	"github.com/switchyard-dev/switchyard/internal/wire"
 	"github.com/switchyard-dev/switchyard/router"
 	"github.com/switchyard-dev/switchyard/router/config"
 )
@@ -54,12 +54,7 @@ func startRouterWithPlugins(t testing.TB, cfg *config.Config) string {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	set, err := wasm.NewSet(context.Background(), cfg.Plugins, wasm.Options{PollInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { set.Close() })
-	srv, err := router.New(cfg, router.Options{Build: router.BuildAdapter, Plugins: set})
+	srv, err := router.New(cfg, wire.Router(wire.Options{PluginPoll: -1}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,7 @@ import (
 // A placeholder split across two stream chunks ("<EMA" + "IL_1>") is
 // restored whole; text held back is released by the finish chunk.
 func TestRestoreChunkSplitPlaceholder(t *testing.T) {
-	x := acquireExchange()
-	defer releaseExchange(x)
+	x := new(exchange)
 	x.vault.Add([]byte("<EMAIL_1>"), []byte(`a"b@example.com`))
 	x.restorer.Reset(&x.vault)
 	chunks := []string{
@@ -37,8 +36,7 @@ func TestUpstreamBody(t *testing.T) {
 		{`{"stream_options":{},"model":"m","stream":true}`, "x", `{"stream_options":{"include_usage":true},"model":"x","stream":true}`},
 		{`{"model":"m","stream":true,"stream_options":{"include_usage":false}}`, "openai.gpt-oss-20b-1:0", `{"model":"openai.gpt-oss-20b-1:0","stream":true,"stream_options":{"include_usage":false,"include_usage":true}}`},
 	}
-	x := acquireExchange()
-	defer releaseExchange(x)
+	x := new(exchange)
 	for _, tt := range tests {
 		if err := scanFor(x, tt.in); err != nil {
 			t.Fatal(err)

@@ -10,21 +10,15 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"reflect"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/switchyard-dev/switchyard/plugins/wasm"
+	"github.com/switchyard-dev/switchyard/internal/wire"
 	"github.com/switchyard-dev/switchyard/router"
-	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/config"
 )
-
-// reloadGrace bounds how long a replaced config keeps serving the requests
-// and streams it already had.
-const reloadGrace = 10 * time.Minute
 
 func serve(args []string) error {
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
@@ -71,106 +65,25 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// instance is what one process serves: the live router, and the parts that
-// outlive a config reload (plugin runtime, response cache).
-type instance struct {
-	log     *slog.Logger
-	cfg     *config.Config
-	plugins *wasm.Set // nil until a config has plugins
-	cache   *cache.Cache
-	live    *router.Live
-}
-
-// build makes a router for cfg with the instance's plugin runtime and cache,
-// creating or replacing those as cfg needs. It changes nothing that serves
-// until it succeeds: the new router is returned, not swapped in.
-func (in *instance) build(ctx context.Context, cfg *config.Config) (srv *router.Server, commit, undo func(), err error) {
-	undo = func() {}
-	c := in.cache
-	if !router.CachingUsed(cfg) {
-		c = nil
-	} else if c == nil || in.cfg == nil || !reflect.DeepEqual(in.cfg.Cache, cfg.Cache) {
-		if c, err = cache.New(cfg.Cache); err != nil {
-			return nil, nil, nil, err
-		}
-		fresh := c
-		undo = func() { fresh.Close() }
-	}
-	var host router.PluginHost
-	if in.plugins != nil {
-		host = in.plugins
-	} else if len(cfg.Plugins) > 0 {
-		set, err := wasm.NewSet(ctx, cfg.Plugins, wasm.Options{CacheDir: pluginCacheDir(), Logger: in.log})
-		if err != nil {
-			undo()
-			return nil, nil, nil, err
-		}
-		in.plugins, host = set, set
-		prev := undo
-		undo = func() { prev(); set.Close(); in.plugins = nil }
-	}
-	srv, err = router.New(cfg, router.Options{Logger: in.log, Build: router.BuildAdapter, Plugins: host, Cache: c})
-	if err != nil {
-		undo()
-		return nil, nil, nil, err
-	}
-	return srv, func() { in.cache = c }, undo, nil
-}
-
-// reload builds cfg and swaps it in; on any error the old config keeps serving.
-func (in *instance) reload(ctx context.Context, cfg *config.Config) error {
-	hadPlugins := in.plugins != nil
-	srv, commit, undo, err := in.build(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if hadPlugins { // a Set that already served: reload its modules atomically
-		if err := in.plugins.Reload(cfg.Plugins); err != nil {
-			srv.Retire(context.Background())
-			undo()
-			return err
-		}
-	}
-	oldCache := in.cache
-	commit()
-	in.cfg = cfg
-	in.live.Swap(srv, reloadGrace)
-	if oldCache != nil && oldCache != in.cache {
-		time.AfterFunc(reloadGrace, func() { oldCache.Close() })
-	}
-	return nil
-}
-
 // run serves cfg until ctx is done. reload, when set, re-reads the config on
-// SIGHUP. onListen, when set, is called with the bound address.
+// SIGHUP and hands it to the router, which swaps it in or refuses it. onListen,
+// when set, is called with the bound address.
 func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), onListen func(addr string)) error {
-	in := &instance{log: newLogger(cfg.Log.Level)}
-	log := in.log
-	srv, commit, _, err := in.build(ctx, cfg)
+	log := newLogger(cfg.Log.Level)
+	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginCacheDir: pluginCacheDir()}))
 	if err != nil {
 		return err
 	}
-	commit()
-	in.cfg = cfg
-	in.live = router.NewLive(srv)
-	defer func() {
-		if in.plugins != nil {
-			in.plugins.Close()
-		}
-		if in.cache != nil {
-			in.cache.Close()
-		}
-	}()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		srv.Retire(ctx)
+		in.Close(ctx)
 		return err
 	}
 	if cfg.Pprof != "" {
 		go servePprof(cfg.Pprof, log)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- in.live.Serve(ln) }()
+	go func() { errc <- in.Serve(ln) }()
 	hup := make(chan os.Signal, 1)
 	if reload != nil {
 		signal.Notify(hup, syscall.SIGHUP)
@@ -187,7 +100,7 @@ func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config,
 		case <-hup:
 			next, err := reload()
 			if err == nil {
-				err = in.reload(ctx, next)
+				err = in.Reload(ctx, next)
 			}
 			if err != nil {
 				log.Error("reload refused; the previous config keeps serving", "err", err)
@@ -198,7 +111,7 @@ func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config,
 			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			log.Info("switchyard shutting down")
-			return in.live.Close(shutdown)
+			return in.Close(shutdown)
 		}
 	}
 }

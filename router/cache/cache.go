@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
-
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // Defaults applied by New to zero config fields (the config loader applies the
@@ -118,9 +116,17 @@ func (s *striped) load() (t uint64) {
 	return t
 }
 
-// New builds a cache from cfg. Zero fields take the defaults above; cfg is not
-// modified. cfg.Policy and cfg.Models are not used here (see NewPolicies).
-func New(cfg config.Cache) (*Cache, error) {
+// Config sizes the cache. Zero fields take the defaults above (the only place
+// they are defined).
+type Config struct {
+	MaxBytes      int64         // bounds the cache's memory
+	MaxEntryBytes int64         // caps one stored answer
+	TTL           time.Duration // how long an entry lives
+	MaxTTL        time.Duration // caps a client's Cache-Control: max-age
+}
+
+// New builds a cache from cfg; cfg is not modified.
+func New(cfg Config) (*Cache, error) {
 	maxBytes := int64(cfg.MaxBytes)
 	if maxBytes == 0 {
 		maxBytes = DefaultMaxBytes

@@ -5,12 +5,10 @@ package cache
 import (
 	"testing"
 	"time"
-
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 func TestGetAllocs(t *testing.T) {
-	c := newTestCache(t, config.Cache{})
+	c := newTestCache(t, Config{})
 	k := keyOf(t, "acme", "gpt", baseBody)
 	c.Set("acme", "gpt", k, testEntry(t), time.Hour)
 	miss := k

@@ -8,11 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
-func newTestCache(t testing.TB, cfg config.Cache) *Cache {
+func newTestCache(t testing.TB, cfg Config) *Cache {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
@@ -48,7 +46,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestGetSet(t *testing.T) {
-	c := newTestCache(t, config.Cache{})
+	c := newTestCache(t, Config{})
 	e := testEntry(t)
 	k := keyOf(t, "acme", "gpt", baseBody)
 	if _, ok := c.Get("acme", k); ok {
@@ -77,7 +75,7 @@ func TestGetSet(t *testing.T) {
 }
 
 func TestSetRefuses(t *testing.T) {
-	c := newTestCache(t, config.Cache{MaxEntryBytes: 100, MaxBytes: 1 << 20})
+	c := newTestCache(t, Config{MaxEntryBytes: 100, MaxBytes: 1 << 20})
 	e := testEntry(t) // JSON > 100 bytes
 	k := keyOf(t, "acme", "gpt", baseBody)
 	if c.Set("acme", "gpt", k, e, time.Hour) {
@@ -92,7 +90,7 @@ func TestSetRefuses(t *testing.T) {
 }
 
 func TestTTL(t *testing.T) {
-	c := newTestCache(t, config.Cache{TTL: 10 * time.Minute, MaxTTL: time.Hour})
+	c := newTestCache(t, Config{TTL: 10 * time.Minute, MaxTTL: time.Hour})
 	for _, tt := range []struct {
 		age  time.Duration
 		has  bool
@@ -128,7 +126,7 @@ func TestPurge(t *testing.T) {
 		{"nobody", "", []bool{false, false, false, false}},
 	}
 	for _, tt := range tests {
-		c := newTestCache(t, config.Cache{})
+		c := newTestCache(t, Config{})
 		keys := make([]Key, len(all))
 		for i, s := range all {
 			keys[i] = keyOf(t, s.tenant, s.model, baseBody)
@@ -153,7 +151,7 @@ func TestPurge(t *testing.T) {
 }
 
 func TestPurgeAllFreesBytes(t *testing.T) {
-	c := newTestCache(t, config.Cache{})
+	c := newTestCache(t, Config{})
 	c.Set("a", "m", keyOf(t, "a", "m", baseBody), testEntry(t), time.Hour)
 	if c.Stats().Bytes == 0 {
 		t.Fatal("no bytes accounted")
@@ -165,7 +163,7 @@ func TestPurgeAllFreesBytes(t *testing.T) {
 }
 
 func TestNewConfig(t *testing.T) {
-	for _, cfg := range []config.Cache{
+	for _, cfg := range []Config{
 		{MaxBytes: -1},
 		{TTL: -time.Second},
 		{MaxBytes: 1 << 20, MaxEntryBytes: 2 << 20},
@@ -177,7 +175,7 @@ func TestNewConfig(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	c, err := New(config.Cache{})
+	c, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +197,7 @@ func TestClose(t *testing.T) {
 // TestCoalesce: 100 concurrent identical misses make one upstream call, and
 // every waiter gets the leader's entry.
 func TestCoalesce(t *testing.T) {
-	c := newTestCache(t, config.Cache{})
+	c := newTestCache(t, Config{})
 	k := keyOf(t, "acme", "gpt", baseBody)
 	const n = 100
 	var upstream, joined, leaders atomic.Int32
@@ -249,7 +247,7 @@ func TestCoalesce(t *testing.T) {
 
 // TestCoalesceLeaderFails: waiters are told to make their own call.
 func TestCoalesceLeaderFails(t *testing.T) {
-	c := newTestCache(t, config.Cache{})
+	c := newTestCache(t, Config{})
 	k := keyOf(t, "acme", "gpt", baseBody)
 	f, leader := c.Join("acme", k)
 	if !leader {
@@ -282,7 +280,7 @@ func TestCoalesceLeaderFails(t *testing.T) {
 }
 
 func TestWaitDeadline(t *testing.T) {
-	c := newTestCache(t, config.Cache{})
+	c := newTestCache(t, Config{})
 	k := keyOf(t, "acme", "gpt", baseBody)
 	f, _ := c.Join("acme", k)
 	defer f.Done(nil)
@@ -297,7 +295,7 @@ func TestWaitDeadline(t *testing.T) {
 // TestJoinAfterSet guards the window between a request's Get and its Join:
 // if the leader stored the entry meanwhile, Join answers from the cache.
 func TestJoinAfterSet(t *testing.T) {
-	c := newTestCache(t, config.Cache{})
+	c := newTestCache(t, Config{})
 	k := keyOf(t, "acme", "gpt", baseBody)
 	e := testEntry(t)
 	c.Set("acme", "gpt", k, e, time.Hour)
@@ -316,7 +314,7 @@ func TestJoinAfterSet(t *testing.T) {
 
 // TestHammer runs every operation at once (meant for -race).
 func TestHammer(t *testing.T) {
-	c := newTestCache(t, config.Cache{MaxBytes: 64 << 10})
+	c := newTestCache(t, Config{MaxBytes: 64 << 10})
 	e := testEntry(t)
 	keys := make([]Key, 64)
 	for i := range keys {
@@ -357,7 +355,7 @@ func TestHammer(t *testing.T) {
 }
 
 func BenchmarkGet(b *testing.B) {
-	c := newTestCache(b, config.Cache{})
+	c := newTestCache(b, Config{})
 	k := keyOf(b, "acme", "gpt", baseBody)
 	c.Set("acme", "gpt", k, testEntry(b), time.Hour)
 	b.ReportAllocs()
@@ -373,7 +371,7 @@ func BenchmarkGet(b *testing.B) {
 // BenchmarkKeyAndGet is the router's whole lookup: derive the key of a 2 KB
 // body, then Get.
 func BenchmarkKeyAndGet(b *testing.B) {
-	c := newTestCache(b, config.Cache{})
+	c := newTestCache(b, Config{})
 	body := benchBody(2048)
 	var kr Keyer
 	k, _ := kr.Key("acme", "/v1/chat/completions", []byte("gpt"), body)
@@ -391,7 +389,7 @@ func BenchmarkKeyAndGet(b *testing.B) {
 // the old cache is closed while requests still use it.
 func TestCloseWhileServing(t *testing.T) {
 	for range 20 {
-		c, err := New(config.Cache{})
+		c, err := New(Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

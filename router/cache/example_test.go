@@ -6,19 +6,18 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/router/cache"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // Example shows the router's use of the cache for one request: policy and
 // controls, key, lookup, coalesced upstream call, store, and a hit answered
 // in the other mode.
 func Example() {
-	c, err := cache.New(config.Cache{TTL: time.Hour})
+	c, err := cache.New(cache.Config{TTL: time.Hour})
 	if err != nil {
 		panic(err)
 	}
 	defer c.Close()
-	policies, _ := cache.NewPolicies(&config.Config{})
+	policies, _ := cache.NewPolicies(cache.PolicyConfig{})
 
 	body := []byte(`{"model":"gpt-5.5","temperature":0,"messages":[{"role":"user","content":"hi"}]}`)
 	model := []byte("gpt-5.5")

@@ -4,8 +4,6 @@ package cache
 
 import (
 	"testing"
-
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 func TestKeyAllocs(t *testing.T) {
@@ -43,7 +41,7 @@ func TestKeyerPoolAllocs(t *testing.T) {
 
 // A memoised key costs no allocation.
 func TestMemoKeyAllocs(t *testing.T) {
-	c, _ := New(config.Cache{})
+	c, _ := New(Config{})
 	defer c.Close()
 	var k Keyer
 	body := []byte(baseBody)

@@ -2,15 +2,13 @@ package cache
 
 import (
 	"testing"
-
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // The memo returns exactly the key Keyer derives, for repeats and for
 // reformatted bodies (which miss the memo and are canonicalised), and keeps
 // tenants apart.
 func TestMemoKey(t *testing.T) {
-	c, err := New(config.Cache{})
+	c, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +43,7 @@ func TestMemoKey(t *testing.T) {
 
 // Filling more than a shard holds clears it and keeps answering correctly.
 func TestMemoBounded(t *testing.T) {
-	c, _ := New(config.Cache{})
+	c, _ := New(Config{})
 	defer c.Close()
 	var k Keyer
 	for i := range memoShards * memoPerShard * 2 {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // Policy decides which requests the cache may answer and fill.
@@ -108,27 +106,36 @@ type Policies struct {
 	models  map[string]Policy
 }
 
-// NewPolicies builds the resolver from the whole config, checking every policy
-// string; it reports all bad values at once.
-func NewPolicies(cfg *config.Config) (*Policies, error) {
+// PolicyConfig is what the policies are built from: the default policy
+// ("" = deterministic), and overrides per tenant name and per public model
+// name ("" entries are ignored).
+type PolicyConfig struct {
+	Default string
+	Tenants map[string]string
+	Models  map[string]string
+}
+
+// NewPolicies builds the resolver, checking every policy string; it reports
+// all bad values at once.
+func NewPolicies(cfg PolicyConfig) (*Policies, error) {
 	var errs []error
 	p := &Policies{tenants: map[string]Policy{}, models: map[string]Policy{}}
 	var err error
-	if p.global, err = ParsePolicy(cfg.Cache.Policy); err != nil {
+	if p.global, err = ParsePolicy(cfg.Default); err != nil {
 		errs = append(errs, fmt.Errorf("cache.policy: %w", err))
 	}
-	for i, t := range cfg.Tenants {
-		if t.CachePolicy == "" {
+	for name, s := range cfg.Tenants {
+		if s == "" {
 			continue
 		}
-		tp, err := ParsePolicy(t.CachePolicy)
+		tp, err := ParsePolicy(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("tenants[%d].cache_policy: %w", i, err))
+			errs = append(errs, fmt.Errorf("tenant %q cache_policy: %w", name, err))
 			continue
 		}
-		p.tenants[t.Name] = tp
+		p.tenants[name] = tp
 	}
-	for m, s := range cfg.Cache.Models {
+	for m, s := range cfg.Models {
 		mp, err := ParsePolicy(s)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cache.models.%s: %w", m, err))

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 func TestCacheable(t *testing.T) {
@@ -56,13 +54,9 @@ func TestParsePolicy(t *testing.T) {
 }
 
 func TestPolicies(t *testing.T) {
-	cfg := &config.Config{
-		Cache: config.Cache{Policy: "deterministic", Models: map[string]string{"wild": "off", "stable": "always"}},
-		Tenants: []config.Tenant{
-			{Name: "acme", CachePolicy: "always"},
-			{Name: "private", CachePolicy: "off"},
-			{Name: "plain"},
-		},
+	cfg := PolicyConfig{
+		Default: "deterministic", Models: map[string]string{"wild": "off", "stable": "always"},
+		Tenants: map[string]string{"acme": "always", "private": "off", "plain": ""},
 	}
 	p, err := NewPolicies(cfg)
 	if err != nil {
@@ -90,15 +84,13 @@ func TestPolicies(t *testing.T) {
 		}
 	}
 
-	bad := &config.Config{
-		Cache:   config.Cache{Policy: "sometimes", Models: map[string]string{"m": "never"}},
-		Tenants: []config.Tenant{{Name: "t", CachePolicy: "maybe"}},
-	}
+	bad := PolicyConfig{Default: "sometimes", Models: map[string]string{"m": "never"},
+		Tenants: map[string]string{"t": "maybe"}}
 	_, err = NewPolicies(bad)
 	if !errors.Is(err, ErrPolicy) {
 		t.Fatalf("bad config: %v", err)
 	}
-	for _, want := range []string{"cache.policy", "tenants[0].cache_policy", "cache.models.m"} {
+	for _, want := range []string{"cache.policy", `tenant "t" cache_policy`, "cache.models.m"} {
 		if !contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

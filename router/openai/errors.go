@@ -1,9 +1,8 @@
 package openai
 
 import (
+	"strconv"
 	"unicode/utf8"
-
-	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
 // OpenAI error types, the "type" of an error body. Clients' SDKs pick their exception class from the
@@ -29,7 +28,74 @@ const (
 // 404 maps to invalid_request_error because that is what OpenAI sends for both an unknown model
 // (with code "model_not_found") and an unknown URL; there is no not_found type on the wire, and SDKs
 // key their NotFound exception off the status anyway.
-func TypeForStatus(status int) string { return provider.TypeForStatus(status) }
+func TypeForStatus(status int) string {
+	switch {
+	case status == 401:
+		return TypeAuthentication
+	case status == 403:
+		return TypePermission
+	case status == 429:
+		return TypeRateLimit
+	case status >= 400 && status < 500:
+		return TypeInvalidRequest
+	case status >= 500 && status < 600:
+		return TypeServer
+	default:
+		return TypeAPI
+	}
+}
+
+// APIError is an error answered to a client: an OpenAI error body and its HTTP status. The router
+// declares one package-level value per kind of error (status, type, code) and builds ones with a
+// specific message through With; Err carries the cause for logs and errors.Is and is never shown.
+type APIError struct {
+	Status  int
+	Type    string // "" means TypeForStatus(Status)
+	Code    string
+	Param   string
+	Message string
+	Err     error
+}
+
+func (e *APIError) Error() string {
+	return "openai: " + strconv.Itoa(e.Status) + " " + e.Code + ": " + e.Message
+}
+
+// Unwrap returns the cause.
+func (e *APIError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrX) true for every error built from the package value ErrX with With.
+func (e *APIError) Is(target error) bool {
+	t, ok := target.(*APIError)
+	return ok && t.Status == e.Status && t.Code == e.Code && t.Type == e.Type
+}
+
+// With returns a copy of e with another message (and param, when not ""), for the error paths
+// that name what was wrong. It allocates; hot paths use the package values as they are.
+func (e *APIError) With(message, param string) *APIError {
+	c := *e
+	c.Message = message
+	if param != "" {
+		c.Param = param
+	}
+	return &c
+}
+
+// Because returns a copy of e with the cause set.
+func (e *APIError) Because(cause error) *APIError {
+	c := *e
+	c.Err = cause
+	return &c
+}
+
+// AppendBody appends e's error body to dst.
+func (e *APIError) AppendBody(dst []byte) []byte {
+	typ := e.Type
+	if typ == "" {
+		typ = TypeForStatus(e.Status)
+	}
+	return AppendError(dst, e.Message, typ, e.Param, e.Code)
+}
 
 // AppendError appends an OpenAI error body to dst and returns the extended slice:
 //

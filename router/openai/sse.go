@@ -7,8 +7,6 @@ import (
 	"sync"
 
 	"github.com/valyala/fastjson"
-
-	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
 // ErrEventTooLarge is returned when one server-sent event exceeds MaxEventBytes.
@@ -19,14 +17,14 @@ var ErrEventTooLarge = errors.New("openai: server-sent event too large")
 const MaxEventBytes = 4 << 20
 
 // SSEReader reads server-sent events in OpenAI's dialect from an upstream body
-// and yields one provider.Event per event, as soon as its terminating blank
+// and yields one Event per event, as soon as its terminating blank
 // line arrives: nothing is buffered beyond the event being read.
 //
 // It accepts what the official SDKs accept: comment lines, optional "event:"
 // lines, an optional space after the colon, multi-line data joined with "\n",
 // and LF, CRLF or CR line endings. "data: [DONE]" ends the stream (io.EOF).
 // A payload whose JSON has a top-level "error" member becomes a
-// *provider.Error. An SSEReader is not safe for concurrent use; obtain one with
+// *APIError. An SSEReader is not safe for concurrent use; obtain one with
 // AcquireSSEReader and it returns itself to the pool after Next has returned
 // a non-nil error. It allocates nothing in steady state.
 type SSEReader struct {
@@ -63,9 +61,9 @@ func (s *SSEReader) release() {
 	}
 }
 
-// Next implements provider.EventReader. After it returns an error the reader
+// Next implements EventReader. After it returns an error the reader
 // must not be used again.
-func (s *SSEReader) Next(ev *provider.Event) error {
+func (s *SSEReader) Next(ev *Event) error {
 	err := s.next(ev)
 	if err != nil {
 		s.release()
@@ -73,7 +71,7 @@ func (s *SSEReader) Next(ev *provider.Event) error {
 	return err
 }
 
-func (s *SSEReader) next(ev *provider.Event) error {
+func (s *SSEReader) next(ev *Event) error {
 	if s.released {
 		return io.ErrClosedPipe
 	}
@@ -132,6 +130,25 @@ func (s *SSEReader) next(ev *provider.Event) error {
 }
 
 var doneSentinel = []byte("[DONE]")
+
+// Event is one server-sent event in OpenAI's format.
+type Event struct {
+	// Name is the SSE event name; empty for chat and text completions, set for
+	// the Responses API ("response.output_text.delta", …).
+	Name []byte
+	// Data is one JSON payload.
+	Data []byte
+}
+
+// EventReader yields the events of one streamed answer. Next fills ev with views
+// that stay valid until the following call. It returns io.EOF after a clean end
+// (the "[DONE]" sentinel, which is consumed and not returned, or the natural end
+// of an endpoint that has none), io.ErrUnexpectedEOF when the stream stopped
+// early, and an error (an *APIError, or an adapter's own) when the cloud
+// reported an error inside the stream.
+type EventReader interface {
+	Next(ev *Event) error
+}
 
 // Buffered reports whether a complete event is already buffered, so that the
 // next call to Next will not block on the upstream. The relay uses it to write
@@ -206,17 +223,17 @@ func (s *SSEReader) fill() error {
 }
 
 // payloadError reports an in-stream error event ({"error":{…}}, or Google's
-// array-wrapped form) as a *provider.Error. It is cheap on ordinary chunks:
-// only a payload containing the bare token "error" as a JSON string is parsed.
-func payloadError(data []byte) *provider.Error {
+// array-wrapped form) as an *APIError. It is cheap on ordinary chunks: only a
+// payload containing the bare token "error" as a JSON string is parsed.
+func payloadError(data []byte) *APIError {
 	if !bytes.Contains(data, errorKey) {
 		return nil
 	}
 	var p fastjson.Parser
-	if _, ok := provider.ParseErrorBody(&p, data); !ok {
+	if _, ok := ParseErrorBody(&p, data); !ok {
 		return nil
 	}
-	return provider.StreamError(data)
+	return StreamError(data)
 }
 
 var errorKey = []byte(`"error"`)

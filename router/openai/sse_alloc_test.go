@@ -5,8 +5,6 @@ package openai
 import (
 	"bytes"
 	"testing"
-
-	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
 // Relaying one SSE event (read it from the upstream body, append it for the
@@ -15,7 +13,7 @@ func TestSSERelayEventAllocs(t *testing.T) {
 	chunk := []byte("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n")
 	body := bytes.NewReader(nil)
 	out := make([]byte, 0, 1024)
-	var ev provider.Event
+	var ev Event
 	allocs := testing.AllocsPerRun(1000, func() {
 		body.Reset(chunk)
 		r := AcquireSSEReader(body, false)

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-
-	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
 const refStream = "data: {\"id\":\"chatcmpl-123\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n" +
@@ -19,7 +17,7 @@ type sseEvent struct{ name, data string }
 
 func readSSE(r *SSEReader) ([]sseEvent, error) {
 	var out []sseEvent
-	var ev provider.Event
+	var ev Event
 	for {
 		if err := r.Next(&ev); err != nil {
 			return out, err
@@ -99,11 +97,11 @@ func TestSSEReaderErrorShapes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := "data: {\"a\":1}\n\ndata: " + tc.payload + "\n\n"
 			got, err := readSSE(AcquireSSEReader(strings.NewReader(in), true))
-			var pe *provider.Error
+			var pe *APIError
 			if len(got) != 1 || !errors.As(err, &pe) {
 				t.Fatalf("events %d, err %v", len(got), err)
 			}
-			if pe.Status != tc.status || pe.Type != tc.typ || pe.Code != tc.code || pe.Retryable != tc.retry || pe.Message == "" {
+			if pe.Status != tc.status || pe.Type != tc.typ || pe.Code != tc.code || pe.Message == "" {
 				t.Fatalf("got %+v", *pe)
 			}
 		})
@@ -118,7 +116,7 @@ func FuzzSSEReader(f *testing.F) {
 	f.Add([]byte(": c\n\ndata:\ndata\n\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := AcquireSSEReader(strings.NewReader(string(in)), true)
-		var ev provider.Event
+		var ev Event
 		for i := 0; i <= len(in)+1; i++ {
 			if err := r.Next(&ev); err != nil {
 				return

@@ -6,14 +6,12 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
-
-	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
 func readAll(t *testing.T, body io.Reader, requireDone bool) (names, datas []string, err error) {
 	t.Helper()
 	r := AcquireSSEReader(body, requireDone)
-	var ev provider.Event
+	var ev Event
 	for range 1000 {
 		if err = r.Next(&ev); err != nil {
 			return names, datas, err
@@ -71,7 +69,7 @@ func TestSSEReader(t *testing.T) {
 func TestSSEReaderInStreamError(t *testing.T) {
 	in := "data: {\"choices\":[]}\n\ndata: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\",\"param\":null,\"code\":\"overloaded\"}}\n\n"
 	_, datas, err := readAll(t, strings.NewReader(in), true)
-	var pe *provider.Error
+	var pe *APIError
 	if !errors.As(err, &pe) || pe.Message != "overloaded" || pe.Code != "overloaded" || len(datas) != 1 {
 		t.Fatalf("got %v %#v after %d events", err, pe, len(datas))
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
+
+	"github.com/switchyard-dev/switchyard/router/openai"
 )
 
 // RetryAfter reads a cloud's retry hint: retry-after-ms (float milliseconds),
@@ -39,24 +41,38 @@ func RetryableStatus(status int) bool {
 	return status == 408 || status == 409 || status == 429 || status >= 500
 }
 
-// TypeForStatus is the OpenAI error type the router reports for a status when
-// the cloud gave none (router/openai.TypeForStatus documents the table). OpenAI
-// has no not-found type on the wire, so 404 is invalid_request_error.
-func TypeForStatus(status int) string {
-	switch {
-	case status == 401:
-		return "authentication_error"
-	case status == 403:
-		return "permission_error"
-	case status == 429:
-		return "rate_limit_error"
-	case status >= 400 && status < 500:
-		return "invalid_request_error"
-	case status >= 500 && status < 600:
-		return "server_error"
-	default:
-		return "api_error"
+// TypeForStatus, StatusForType, ParseErrorBody and Truncate are
+// router/openai's, here for the adapters' convenience.
+func TypeForStatus(status int) string { return openai.TypeForStatus(status) }
+
+// StatusForType: see openai.StatusForType.
+func StatusForType(typ, code string) int { return openai.StatusForType(typ, code) }
+
+// ErrorBody is what a cloud's error body says: see openai.ErrorBody.
+type ErrorBody = openai.ErrorBody
+
+// ParseErrorBody: see openai.ParseErrorBody.
+func ParseErrorBody(p *fastjson.Parser, body []byte) (ErrorBody, bool) {
+	return openai.ParseErrorBody(p, body)
+}
+
+// Truncate: see openai.Truncate.
+func Truncate(s string) string { return openai.Truncate(s) }
+
+// StreamError reads an error payload inside a stream. The stream has already
+// started, so Retryable only says what kind of failure it was; the router does
+// not retry after the first byte.
+func StreamError(payload []byte) *Error { return FromAPI(openai.StreamError(payload)) }
+
+// FromAPI classifies an error the cloud reported in OpenAI's shape: a 429
+// other than insufficient_quota and a 5xx may succeed elsewhere.
+func FromAPI(e *openai.APIError) *Error {
+	typ := e.Type
+	if typ == "" {
+		typ = TypeForStatus(e.Status)
 	}
+	return &Error{Status: e.Status, Message: e.Message, Type: typ, Param: e.Param, Code: e.Code, Err: e.Err,
+		Retryable: e.Status == 429 && e.Code != "insufficient_quota" || e.Status >= 500}
 }
 
 // OpenAIError classifies an error answer from a cloud that speaks OpenAI's

@@ -41,3 +41,20 @@ func TestOpenAIError(t *testing.T) {
 		})
 	}
 }
+
+// In-stream errors are classified like answers: a 429 other than
+// insufficient_quota and a 5xx may succeed on another upstream.
+func TestStreamErrorRetryable(t *testing.T) {
+	for payload, retry := range map[string]bool{
+		`{"error":{"message":"boom","type":"server_error"}}`:                                   true,
+		`{"error":{"message":"slow","type":"rate_limit_error","code":"rate_limit_exceeded"}}`:  true,
+		`{"error":{"message":"paid","type":"insufficient_quota","code":"insufficient_quota"}}`: false,
+		`{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}`:  true,
+		`{"error":{"message":"bad","type":"invalid_request_error"}}`:                           false,
+		`[{"error":{"code":503,"message":"Unavailable","status":"UNAVAILABLE"}}]`:              true,
+	} {
+		if e := StreamError([]byte(payload)); e.Retryable != retry || e.Type == "" {
+			t.Errorf("%s: %+v, want retryable %v", payload, e, retry)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/router/openai"
 )
 
 // Endpoint is one OpenAI API operation the router forwards.
@@ -77,23 +79,12 @@ type Adapter interface {
 	Close() error
 }
 
-// Event is one server-sent event in OpenAI's format.
-type Event struct {
-	// Name is the SSE event name; empty for chat and text completions, set for
-	// the Responses API ("response.output_text.delta", …).
-	Name []byte
-	// Data is one JSON payload.
-	Data []byte
-}
-
-// EventReader yields the events of one streamed answer. Next fills ev with views
-// that stay valid until the following call. It returns io.EOF after a clean end
-// (the "[DONE]" sentinel, which is consumed and not returned, or the natural end
-// of an endpoint that has none), io.ErrUnexpectedEOF when the stream stopped
-// early, and an *Error when the cloud reported an error inside the stream.
-type EventReader interface {
-	Next(ev *Event) error
-}
+// Event and EventReader are router/openai's: adapters yield OpenAI-shaped
+// events, whatever their cloud sends.
+type (
+	Event       = openai.Event
+	EventReader = openai.EventReader
+)
 
 // ErrInvalidRequest is wrapped by a Prepare error when this upstream cannot
 // express the request (say, an image part Converse does not take). The router
@@ -111,8 +102,14 @@ type Error struct {
 	Retryable bool
 	// RetryAfter is the cloud's hint before the next attempt to the same upstream.
 	RetryAfter time.Duration
+	// Err is the cause (a transport error, a signing failure), for logs and
+	// errors.Is; never shown to the client.
+	Err error
 }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("upstream %d %s: %s", e.Status, e.Code, e.Message)
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }

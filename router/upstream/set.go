@@ -3,41 +3,45 @@ package upstream
 import (
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
-// Builder makes the adapter for one configured upstream.
-type Builder func(config.Upstream) (provider.Adapter, error)
+// Builder makes the adapter for one configured upstream (the command wires in
+// one that knows every cloud; the core imports none).
+type Builder func(provider.Upstream) (provider.Adapter, error)
 
-// Set is every configured upstream and the index from public model names to
-// the upstreams serving them. Immutable after NewSet; safe for concurrent use.
+// Set is one config generation's upstreams and the index from public model
+// names to the upstreams serving them. Immutable after NewSet; safe for
+// concurrent use. Its adapters are its own; statistics and pools come from the
+// Registry and outlive it.
 type Set struct {
 	All     []*Upstream
 	byModel map[string][]int // public model → indices into All, configured order
+	reg     *Registry
+	closed  atomic.Bool
 }
 
-// NewSet builds adapters and connection pools for every upstream. On error
-// everything built so far is closed.
-func NewSet(cfgs []config.Upstream, build Builder) (*Set, error) {
-	s := &Set{byModel: map[string][]int{}}
+// NewSet builds adapters for every upstream and takes their statistics and
+// pools from reg. On error everything built so far is released.
+func NewSet(cfgs []provider.Upstream, build Builder, reg *Registry) (*Set, error) {
+	s := &Set{byModel: map[string][]int{}, reg: reg}
 	for i, c := range cfgs {
 		a, err := build(c)
 		if err != nil {
 			s.Close()
 			return nil, errors.Join(errors.New("upstream "+c.Name), err)
 		}
-		client, err := NewClient(c, BaseURL(c))
+		stats, p, err := reg.acquire(c)
 		if err != nil {
 			a.Close()
 			s.Close()
 			return nil, err
 		}
-		s.All = append(s.All, &Upstream{Index: i, Name: c.Name, Config: c, Adapter: a, Client: client,
-			NameBytes: []byte(c.Name), ProviderBytes: []byte(a.Provider())})
+		s.All = append(s.All, &Upstream{Index: i, Name: c.Name, Config: c, Adapter: a, Stats: stats, Client: p.client,
+			pool: p, NameBytes: []byte(c.Name), ProviderBytes: []byte(a.Provider())})
 		for public := range c.Models {
 			s.byModel[public] = append(s.byModel[public], i)
 		}
@@ -49,6 +53,12 @@ func NewSet(cfgs []config.Upstream, build Builder) (*Set, error) {
 // configured order; nil when none does. The slice must not be modified.
 func (s *Set) Serving(model []byte) []int {
 	return s.byModel[string(model)] // no allocation: the compiler optimises this lookup
+}
+
+// Serves reports whether upstream i serves the public model.
+func (s *Set) Serves(i int, model []byte) bool {
+	_, ok := s.All[i].Config.Models[string(model)]
+	return ok
 }
 
 // DefaultOrder appends the candidates for a model to dst when no routing
@@ -90,22 +100,16 @@ func (s *Set) DefaultOrder(model []byte, dst []int) []int {
 	return dst
 }
 
-// Table appends one row per upstream to dst, for routing plugins.
-func (s *Set) Table(dst []plugins.Upstream) []plugins.Upstream {
-	now := time.Now().UnixNano()
-	for _, u := range s.All {
-		dst = append(dst, plugins.Upstream{})
-		u.Snapshot(&dst[len(dst)-1], now)
-	}
-	return dst
-}
-
-// Close closes every adapter and idle connection. Safe to call twice.
+// Close closes every adapter and gives the pools back to the registry (a pool
+// no newer generation uses closes its idle connections). Safe to call twice.
 func (s *Set) Close() {
+	if !s.closed.CompareAndSwap(false, true) {
+		return
+	}
 	for _, u := range s.All {
 		u.Adapter.Close()
-		if u.Client != nil {
-			u.Client.CloseIdleConnections()
+		if u.pool != nil {
+			s.reg.release(u.Name, u.pool)
 		}
 	}
 }

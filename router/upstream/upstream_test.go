@@ -26,7 +26,7 @@ func newSet(t *testing.T, weights ...int) *Set {
 		cfgs = append(cfgs, config.Upstream{Name: string(rune('a' + i)), BaseURL: "http://127.0.0.1:1", Weight: w,
 			Models: map[string]string{"m": "m"}})
 	}
-	s, err := NewSet(cfgs, func(config.Upstream) (provider.Adapter, error) { return stubAdapter{}, nil })
+	s, err := NewSet(cfgs, func(config.Upstream) (provider.Adapter, error) { return stubAdapter{}, nil }, NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,4 +113,39 @@ func TestNewClientAddr(t *testing.T) {
 		t.Fatal("bad URL accepted")
 	}
 	var _ fasthttp.DialFunc = dialer(time.Second)
+}
+
+// Statistics and pools belong to the process: a second Set (the next config
+// generation) of the same upstream sees the first one's counters and breaker,
+// and shares its pool while the connection settings are unchanged.
+func TestRegistryOutlivesSets(t *testing.T) {
+	reg := NewRegistry()
+	build := func(base string) *Set {
+		s, err := NewSet([]config.Upstream{{Name: "a", BaseURL: base, Models: map[string]string{"m": "m"}}},
+			func(config.Upstream) (provider.Adapter, error) { return stubAdapter{}, nil }, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := build("http://127.0.0.1:1")
+	for range FailuresToOpen {
+		first.All[0].Begin()
+		first.All[0].End(time.Millisecond, true)
+	}
+	second := build("http://127.0.0.1:1")
+	if second.All[0].Stats != first.All[0].Stats || second.All[0].Client != first.All[0].Client {
+		t.Fatal("a new generation did not reuse the upstream's statistics and pool")
+	}
+	if st := second.All[0].Stats.Snapshot(); st.Requests != FailuresToOpen || !st.BreakerOpen {
+		t.Fatalf("statistics lost across generations: %+v", st)
+	}
+	third := build("http://127.0.0.1:2") // moved: a new pool, the same statistics
+	if third.All[0].Client == second.All[0].Client || third.All[0].Stats != first.All[0].Stats {
+		t.Fatal("a changed base_url must get a new pool and keep the statistics")
+	}
+	first.Close()
+	first.Close() // safe twice
+	second.Close()
+	third.Close()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchyard-dev/switchyard/router/config"
+	"github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
@@ -343,12 +344,12 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("%v %s", err, ev.Data)
 	}
 	// Gemini streams wrap google.rpc errors in an array.
-	var pe *provider.Error
-	if err := r.Next(&ev); !errors.As(err, &pe) || pe.Status != 429 || pe.Code != "RESOURCE_EXHAUSTED" || !pe.Retryable {
+	var ae *openai.APIError
+	if err := r.Next(&ev); !errors.As(err, &ae) || ae.Status != 429 || ae.Code != "RESOURCE_EXHAUSTED" || !provider.FromAPI(ae).Retryable {
 		t.Fatalf("array-wrapped error: %v", err)
 	}
 	r = a.Events(&provider.Call{}, strings.NewReader("data: {\"error\":{\"code\":503,\"message\":\"overloaded\",\"status\":\"UNAVAILABLE\"}}\n\n"))
-	if err := r.Next(&ev); !errors.As(err, &pe) || pe.Status != 503 || pe.Code != "UNAVAILABLE" {
+	if err := r.Next(&ev); !errors.As(err, &ae) || ae.Status != 503 || ae.Code != "UNAVAILABLE" {
 		t.Fatalf("in-stream error: %v", err)
 	}
 }

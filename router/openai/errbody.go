@@ -1,4 +1,4 @@
-package provider
+package openai
 
 import (
 	"bytes"
@@ -9,8 +9,8 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// MaxMessageBytes caps an upstream error message copied into a
-// provider.Error, so a cloud that echoes a huge body cannot bloat logs.
+// MaxMessageBytes caps an upstream error message copied into an error the
+// router answers with, so a cloud that echoes a huge body cannot bloat logs.
 const MaxMessageBytes = 512
 
 // ErrorBody is what an OpenAI-style ({"error":{"message","type","param","code"}})
@@ -117,18 +117,13 @@ func StatusForType(typ, code string) int {
 }
 
 // StreamError reads an error payload inside a stream (OpenAI- or
-// Google-style, possibly array-wrapped). The stream has already started, so Retryable only says
-// what kind of failure it was; the router does not retry after first byte.
-func StreamError(payload []byte) *Error {
+// Google-style, possibly array-wrapped) as the error the client is told.
+func StreamError(payload []byte) *APIError {
 	var p fastjson.Parser
 	eb, _ := ParseErrorBody(&p, payload)
 	st := eb.NumCode
 	if st < 400 || st > 599 {
 		st = StatusForType(eb.Type, eb.Code)
-	}
-	typ := eb.Type
-	if typ == "" {
-		typ = TypeForStatus(st)
 	}
 	code := eb.Code
 	if code == "" {
@@ -138,8 +133,9 @@ func StreamError(payload []byte) *Error {
 	if msg == "" {
 		msg = "upstream reported an error inside the stream"
 	}
-	return &Error{
-		Status: st, Message: msg, Type: typ, Param: eb.Param, Code: code,
-		Retryable: st == 429 && code != "insufficient_quota" || st >= 500,
+	typ := eb.Type
+	if typ == "" {
+		typ = TypeForStatus(st)
 	}
+	return &APIError{Status: st, Message: msg, Type: typ, Param: eb.Param, Code: code}
 }

@@ -1,0 +1,541 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/plugins"
+	"github.com/switchyard-dev/switchyard/router/cache"
+	"github.com/switchyard-dev/switchyard/router/openai"
+	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/upstream"
+)
+
+// This file is the request's path, top to bottom (DESIGN §1): accept,
+// identify, parse, redact, cache, route, forward, respond, record — one
+// method per stage, over the pooled exchange. Answers are written by a
+// responder (respond.go).
+
+// exchange is one API call's state. It is pooled: every buffer is reused
+// across requests, so the steady-state path allocates nothing. It has two
+// possible owners — the handler, and a stream relay that outlives the handler
+// — and is released by whichever lets go last (refs).
+type exchange struct {
+	g      *Generation
+	ctx    *fasthttp.RequestCtx
+	ep     provider.Endpoint
+	t      *tenant
+	stripe int
+	start  time.Time
+	// deadline ends the request: every upstream call and wait honours it.
+	deadline time.Time
+	refs     atomic.Int32
+
+	body     []byte // the body as it goes upstream (redacted when a plugin rewrote it)
+	scan     openai.Request
+	redacted []byte // body after redaction plugins
+	upBody   []byte // body for one attempt (model mapped, include_usage forced)
+	out      []byte // translated answer
+	cands    []int
+	table    []plugins.Upstream
+	view     plugins.Request
+	ev       provider.Event
+	wbuf     []byte
+	call     provider.Call // the current attempt; here so it does not escape per request
+	keyer    cache.Keyer
+	fill     cacheFill
+	vault    plugins.Vault
+	restorer plugins.StreamRestorer
+	restored []byte
+
+	// The answer in hand after forward: the upstream that gave it and the
+	// HTTP exchange it came on (owned here until the exchange is released).
+	u    *upstream.Upstream
+	req  *fasthttp.Request
+	resp *fasthttp.Response
+	t0   time.Time
+	json jsonResponder
+	sse  *streamRelay
+	hit  hitResponder
+}
+
+var exchangePool = sync.Pool{New: func() any { return &exchange{} }}
+
+func (g *Generation) acquireExchange(ctx *fasthttp.RequestCtx, ep provider.Endpoint, t *tenant, stripe int) *exchange {
+	x := exchangePool.Get().(*exchange)
+	x.g, x.ctx, x.ep, x.t, x.stripe = g, ctx, ep, t, stripe
+	// fasthttp stamps each request once; reading the clock again costs ~50 ns
+	// per call on some VMs, a measurable share of a cache hit.
+	x.start = ctx.Time()
+	x.deadline = x.start.Add(g.cfg.Limits.RequestTimeout)
+	x.refs.Store(1)
+	return x
+}
+
+// release drops one owner's hold; the last one ends the cache fill (waiters
+// of a fill that never completed make their own calls), gives the upstream
+// exchange back and returns x to the pool.
+func (x *exchange) release() {
+	if x.refs.Add(-1) != 0 {
+		return
+	}
+	x.finishFill(nil)
+	x.dropAnswer()
+	if cap(x.redacted) > 1<<20 || cap(x.upBody) > 1<<20 || cap(x.out) > 1<<20 {
+		return // let the GC take outsized buffers
+	}
+	x.g, x.ctx, x.t, x.body, x.u = nil, nil, nil, nil, nil
+	x.redacted, x.upBody, x.out, x.wbuf = x.redacted[:0], x.upBody[:0], x.out[:0], x.wbuf[:0]
+	x.cands, x.table = x.cands[:0], x.table[:0]
+	x.ev = provider.Event{}
+	x.vault.Reset()
+	x.restored = x.restored[:0]
+	x.json, x.hit = jsonResponder{}, hitResponder{}
+	exchangePool.Put(x)
+}
+
+// dropAnswer gives back the upstream request and response of the answer in hand.
+func (x *exchange) dropAnswer() {
+	if x.req != nil {
+		fasthttp.ReleaseRequest(x.req)
+		fasthttp.ReleaseResponse(x.resp)
+		x.req, x.resp = nil, nil
+	}
+}
+
+// api serves one OpenAI API call: the stages of DESIGN §1, in order.
+func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe int) {
+	if !accept(ctx) {
+		return
+	}
+	t := g.identify(ctx)
+	if t == nil {
+		return
+	}
+	x := g.acquireExchange(ctx, ep, t, stripe)
+	defer x.release()
+	if !x.parse(ctx.PostBody()) || !x.redact() {
+		return
+	}
+	r := x.cache()
+	if r == nil {
+		if !x.route() {
+			return
+		}
+		if r = x.forward(); r == nil {
+			return
+		}
+	}
+	x.respond(r)
+}
+
+// accept refuses what is not an API call: the method and the content type.
+func accept(ctx *fasthttp.RequestCtx) bool {
+	if !ctx.IsPost() {
+		ctx.Response.Header.Set("Allow", "POST")
+		writeError(ctx, errMethodPOST)
+		return false
+	}
+	if !isJSON(ctx.Request.Header.ContentType()) {
+		writeError(ctx, errMediaType)
+		return false
+	}
+	return true
+}
+
+func isJSON(ct []byte) bool {
+	const j = "application/json"
+	if len(ct) < len(j) {
+		return false
+	}
+	for i := 0; i < len(j); i++ {
+		if ct[i]|0x20 != j[i] && ct[i] != j[i] {
+			return false
+		}
+	}
+	return len(ct) == len(j) || ct[len(j)] == ';' || ct[len(j)] == ' '
+}
+
+// identify maps the client key to a tenant, or answers 401 and returns nil.
+// It runs before the body is parsed: an unauthenticated request costs a
+// header lookup.
+func (g *Generation) identify(ctx *fasthttp.RequestCtx) *tenant {
+	if g.deflt != nil {
+		return g.deflt
+	}
+	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
+	const bearer = "Bearer "
+	if len(auth) > len(bearer) && string(auth[:len(bearer)]) == bearer {
+		if t := g.tenants[string(auth[len(bearer):])]; t != nil {
+			return t
+		}
+	}
+	writeError(ctx, errBadKey)
+	return nil
+}
+
+// parse scans the body and checks what the endpoint requires, answering 400
+// itself when the body is unusable.
+func (x *exchange) parse(body []byte) bool {
+	x.body = body
+	if e := scanRequest(x.ep, body, &x.scan); e != nil {
+		writeError(x.ctx, e)
+		return false
+	}
+	if len(x.g.ups.Serving(x.scan.Model)) == 0 {
+		writeError(x.ctx, errModelNotFound.With("The model '"+string(x.scan.Model)+"' does not exist or you do not have access to it.", ""))
+		return false
+	}
+	return true
+}
+
+// scanRequest scans body into r and returns the client error for a body the
+// endpoint cannot take, or nil.
+func scanRequest(ep provider.Endpoint, body []byte, r *openai.Request) *openai.APIError {
+	if len(body) == 0 {
+		return errEmptyBody
+	}
+	if err := openai.Scan(body, r); err != nil {
+		var fe *openai.FieldError
+		var de *openai.DuplicateError
+		switch {
+		case errors.As(err, &fe):
+			return errInvalidType.With(fe.Message(), fe.Param)
+		case errors.As(err, &de):
+			return errDuplicate.With("We could not parse the JSON body of your request: the member "+strconv.Quote(de.Name)+
+				" appears twice in one object. Send each member once.", de.Name)
+		}
+		return errInvalidJSON.With("We could not parse the JSON body of your request. ("+err.Error()+")", "")
+	}
+	if len(r.Model) == 0 {
+		return errMissing.With("You must provide a model parameter.", "model")
+	}
+	switch ep {
+	case provider.ChatCompletions:
+		if r.Messages < 0 {
+			return errMissing.With("Missing required parameter: 'messages'.", "messages")
+		}
+		if r.Messages == 0 {
+			return errEmptyArray.With("Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages")
+		}
+	case provider.Completions:
+		if !r.HasPrompt {
+			return errMissing.With("Missing required parameter: 'prompt'.", "prompt")
+		}
+	case provider.Embeddings:
+		if !r.HasInput {
+			return errMissing.With("Missing required parameter: 'input'.", "input")
+		}
+		if r.Stream {
+			return errInvalidValue.With("Embeddings cannot be streamed.", "stream")
+		}
+	}
+	if r.HasN && (r.N < 1 || r.N > 128) {
+		return errInvalidValue.With("Invalid 'n': expected an integer from 1 to 128.", "n")
+	}
+	return nil
+}
+
+// redact runs the tenant's redaction chain. Placeholders go to the exchange's
+// vault; the rewritten body replaces the client's from here on. A body the
+// plugin broke is the plugin's failure, never the client's.
+func (x *exchange) redact() bool {
+	if x.t.redactor == nil {
+		return true
+	}
+	out, err := x.t.redactor.Redact(x.ctx, x.body, x.redacted[:0], &x.vault)
+	if err != nil {
+		pluginError(x.ctx, err)
+		return false
+	}
+	if len(out) == 0 {
+		return true // nothing matched
+	}
+	x.redacted = out
+	if e := scanRequest(x.ep, out, &x.scan); e != nil {
+		// The original, un-redacted body must not go upstream either.
+		writeError(x.ctx, errPluginFailed.With("redaction plugin failed: it returned a body the router cannot forward ("+e.Message+")", ""))
+		return false
+	}
+	x.body = out
+	return true
+}
+
+// cache answers the request from the cache when it can and returns the
+// responder that writes the stored answer (a hit or a coalesced wait), or
+// plans the fill and returns nil. It runs after redaction, so keys and entries
+// never hold PII, and before routing, so a hit costs no plugin call and no
+// upstream.
+func (x *exchange) cache() responder {
+	g, r, ctx := x.g, &x.scan, x.ctx
+	if g.cache == nil || x.ep != provider.ChatCompletions {
+		return nil
+	}
+	params := cache.Params{Temperature: r.Temperature, HasTemperature: r.HasTemperature, TopP: r.TopP,
+		HasTopP: r.HasTopP, HasSeed: r.HasSeed, N: r.N}
+	control, maxAge, hasMaxAge := cache.ParseControl(ctx.Request.Header.Peek("Cache-Control"), ctx.Request.Header.Peek(hdrCache))
+	if control == cache.NoStore || control == cache.Bypass || !g.policies.For(x.t.name, r.Model).Cacheable(&params) {
+		ctx.Response.Header.Set(hdrCache, "bypass")
+		return nil
+	}
+	k, err := g.cache.Key(&x.keyer, x.t.name, x.ep.Suffix(), r.Model, x.body)
+	if err != nil {
+		ctx.Response.Header.Set(hdrCache, "bypass")
+		return nil
+	}
+	f := &x.fill
+	*f = cacheFill{key: k, tenant: x.t.name}
+	if control.Lookup() {
+		if e, ok := g.cache.Get(x.t.name, k); ok {
+			x.hit = hitResponder{entry: e, how: outcomeHit}
+			return &x.hit
+		}
+		if control == cache.OnlyIfCached {
+			ctx.Response.Header.Set(hdrCache, "miss")
+			writeError(ctx, errCacheMiss)
+			return written{}
+		}
+		flight, leader := g.cache.Join(x.t.name, k)
+		if leader {
+			f.flight = flight
+		} else if e, ok := x.wait(flight); ok {
+			x.hit = hitResponder{entry: e, how: outcomeCoalesced}
+			return &x.hit
+		}
+		// The leader failed: make our own call (and store it if it works).
+	}
+	f.active = control.Store()
+	if f.active {
+		f.model = string(r.Model)
+		f.ttl = g.cache.TTL(maxAge, hasMaxAge)
+	}
+	if control == cache.Refresh {
+		ctx.Response.Header.Set(hdrCache, "refresh")
+	} else {
+		ctx.Response.Header.Set(hdrCache, "miss")
+	}
+	return nil
+}
+
+// wait waits for a coalesced flight's answer until the request's deadline.
+func (x *exchange) wait(f *cache.Flight) (*cache.Entry, bool) {
+	wctx, cancel := context.WithDeadline(context.Background(), x.deadline)
+	defer cancel()
+	return f.Wait(wctx)
+}
+
+// route returns false (after answering 404) when no upstream can serve the
+// request; otherwise x.cands holds the ordered candidates: the routing
+// plugin's choice when it has one, filtered to upstreams that serve the model
+// and endpoint, else the default order. It runs after the cache, so a hit
+// costs no plugin call.
+func (x *exchange) route() bool {
+	g, r := x.g, &x.scan
+	cands := x.cands[:0]
+	if x.t.router != nil {
+		x.table = g.table(x.table[:0])
+		v := &x.view
+		*v = plugins.Request{Model: r.Model, Tenant: x.t.name, Path: x.ep.Suffix(), PoP: g.cfg.PoP.Name,
+			Region: g.cfg.PoP.Region, Stream: r.Stream, Deterministic: deterministic(r),
+			PromptTokens: int32(len(x.body) / 4)}
+		chosen, err := x.t.router.Route(x.ctx, v, x.table, cands)
+		if err != nil {
+			var pe *plugins.Error
+			if errors.As(err, &pe) { // fail-closed: the request is refused
+				pluginError(x.ctx, err)
+				return false
+			}
+			// A failure under on_error: open is "no opinion".
+		}
+		for _, i := range chosen {
+			if i >= 0 && i < len(g.ups.All) && g.ups.Serves(i, r.Model) && g.ups.All[i].Adapter.Supports(x.ep) && !contains(cands, i) {
+				cands = append(cands, i)
+			}
+		}
+	}
+	if len(cands) == 0 {
+		for _, i := range g.ups.DefaultOrder(r.Model, cands) {
+			if g.ups.All[i].Adapter.Supports(x.ep) {
+				cands = append(cands, i)
+			}
+		}
+	}
+	x.cands = cands
+	if len(cands) == 0 {
+		writeError(x.ctx, errModelNotFound.With("No upstream serves '"+string(r.Model)+"' on "+x.ep.Suffix()+".", ""))
+		return false
+	}
+	return true
+}
+
+// table fills the routing plugins' view of the upstreams.
+func (g *Generation) table(dst []plugins.Upstream) []plugins.Upstream {
+	now := time.Now().UnixNano()
+	for _, u := range g.ups.All {
+		inFlight, lat, ttfb, errRate := u.Stats.Live()
+		dst = append(dst, plugins.Upstream{Name: u.Name, Provider: u.Adapter.Provider(), Region: u.Config.Region,
+			Healthy: u.Healthy(now), LatencyUS: uint32(min(lat, 1<<32-1)), TTFBUS: uint32(min(ttfb, 1<<32-1)),
+			InFlight: uint32(inFlight), ErrorRate: float32(errRate), PriceIn: float32(u.Config.Price.Input),
+			PriceOut: float32(u.Config.Price.Output), Weight: uint32(max(u.Config.Weight, 0))})
+	}
+	return dst
+}
+
+func contains(xs []int, v int) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// deterministic is the default cacheability rule: temperature 0, top_p 0, or a seed.
+func deterministic(r *openai.Request) bool {
+	return (r.HasTemperature && r.Temperature == 0) || (r.HasTopP && r.TopP == 0) || r.HasSeed
+}
+
+// forward runs the attempt loop (router/upstream) over the candidates until
+// one answers, and returns the responder for that answer; or it answers the
+// client with the last failure and returns nil. Fallback is only possible
+// before the first byte reached the client, which is the case for every
+// attempt here: a stream's first event is read before anything is sent.
+func (x *exchange) forward() responder {
+	if err := x.g.ups.Forward(x.ctx, x, x.cands, x.g.policy, x.deadline); err != nil {
+		x.g.in.metrics.failed.Add(1)
+		writeUpstreamError(x.ctx, err)
+		return nil
+	}
+	if x.sse != nil {
+		return x.sse
+	}
+	return &x.json
+}
+
+// Try makes one attempt on u (upstream.Attempt). On success the answer is in
+// hand: x.json holds a decoded JSON answer, or x.sse a stream whose first
+// event has been read.
+func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
+	r := &x.scan
+	call := &x.call
+	wantUsage := r.Stream && x.ep != provider.Responses && !r.IncludeUsage
+	*call = provider.Call{Endpoint: x.ep, Model: u.Config.Models[string(r.Model)], Stream: r.Stream}
+	x.upBody = upstreamBody(x.upBody[:0], x.body, r, call.Model, wantUsage)
+	call.Body = x.upBody
+	x.dropAnswer()
+	x.req, x.resp = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	t0, err := u.Send(x.req, x.resp, call, x.deadline)
+	if err != nil {
+		if err.Code == "upstream_config" {
+			x.g.in.log.Error("prepare upstream request", "upstream", u.Name, "err", err.Err)
+		}
+		x.dropAnswer()
+		return err
+	}
+	x.u, x.t0 = u, t0
+	if !call.Stream {
+		b := x.resp.Body()
+		took := time.Since(t0) // a JSON answer arrives whole: first byte and end are one moment
+		u.FirstByte(took)
+		out, derr := u.Adapter.DecodeJSON(x.out[:0], call, b)
+		if derr != nil {
+			u.End(took, true)
+			x.dropAnswer()
+			return &provider.Error{Status: 502, Type: openai.TypeAPI, Code: "bad_upstream_response", Retryable: true, Err: derr,
+				Message: "Upstream " + u.Name + " sent an answer that could not be translated."}
+		}
+		u.End(took, false)
+		if len(out) > 0 && (len(b) == 0 || &out[0] != &b[0]) {
+			x.out = out // a translation: keep its buffer for the next request
+		}
+		x.json = jsonResponder{x: x, answer: out}
+		return nil
+	}
+	// Stream: read the first event before committing, so a cloud that fails
+	// at once still lets us fall back.
+	events := u.Adapter.Events(call, x.resp.BodyStream())
+	stripUsage := !r.IncludeUsage && x.ep != provider.Responses
+	first := x.nextEvent(events, stripUsage)
+	if first != nil && first != io.EOF {
+		u.End(time.Since(t0), true)
+		x.resp.CloseBodyStream()
+		x.dropAnswer()
+		var pe *provider.Error
+		var ae *openai.APIError
+		if errors.As(first, &pe) || errors.As(first, &ae) {
+			return streamError(first)
+		}
+		return upstream.TransportError(first)
+	}
+	u.FirstByte(time.Since(t0))
+	x.sse = acquireRelay(x, events, first, stripUsage)
+	return nil
+}
+
+// upstreamBody appends the body one attempt sends: "model" set to the
+// upstream's id and, when addUsage, stream_options.include_usage forced on so
+// the router always learns token usage. Edits are splices at the offsets the
+// scanner recorded; the rest of the body is copied byte for byte.
+func upstreamBody(dst, body []byte, r *openai.Request, model string, addUsage bool) []byte {
+	type splice struct {
+		at, skip int
+		text     string
+		quote    bool
+	}
+	var edits [2]splice
+	n := 0
+	edits[n] = splice{at: r.ModelStart, skip: r.ModelEnd - r.ModelStart, text: model, quote: true}
+	n++
+	if addUsage {
+		switch {
+		case r.StreamOptionsStart >= 0:
+			inner := trimSpace(body[r.StreamOptionsStart+1 : r.StreamOptionsEnd-1])
+			text := `,"include_usage":true`
+			if len(inner) == 0 {
+				text = `"include_usage":true`
+			}
+			edits[n] = splice{at: r.StreamOptionsEnd - 1, text: text}
+		default:
+			edits[n] = splice{at: r.End, text: `,"stream_options":{"include_usage":true}`}
+		}
+		n++
+		if edits[1].at < edits[0].at {
+			edits[0], edits[1] = edits[1], edits[0]
+		}
+	}
+	pos := 0
+	for _, e := range edits[:n] {
+		dst = append(dst, body[pos:e.at]...)
+		if e.quote {
+			dst = openai.AppendJSONString(dst, []byte(e.text))
+		} else {
+			dst = append(dst, e.text...)
+		}
+		pos = e.at + e.skip
+	}
+	return append(dst, body[pos:]...)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// respond writes the answer with r, which owns restoring placeholders,
+// filling the cache and recording the outcome.
+func (x *exchange) respond(r responder) { r.respond(x) }
+
+// record counts an answer that reached the client completely.
+func (x *exchange) record() { x.g.in.metrics.served.Add(1) }

@@ -1,0 +1,368 @@
+package router
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/router/cache"
+	"github.com/switchyard-dev/switchyard/router/openai"
+	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/upstream"
+)
+
+// A responder writes one answer to the client and owns what goes with it:
+// restoring the client's placeholders, filling the cache, recording the
+// outcome. There are three: a stored answer (hitResponder), an upstream's
+// JSON answer (jsonResponder) and an upstream's stream (streamRelay).
+type responder interface {
+	respond(x *exchange)
+}
+
+// written is the responder of an answer already written (an error).
+type written struct{}
+
+func (written) respond(*exchange) {}
+
+// hdrCache reports what the cache did: hit, miss, bypass, coalesced or refresh.
+const hdrCache = "x-switchyard-cache"
+
+// Canonical header names and values, set with SetCanonical so fasthttp does
+// not normalise them on every answer.
+var (
+	hdrCacheCanon    = []byte("X-Switchyard-Cache")
+	hdrAge           = []byte("Age")
+	hdrCacheCtl      = []byte("Cache-Control")
+	hdrUpstream      = []byte("X-Switchyard-Upstream")
+	hdrProvider      = []byte("X-Switchyard-Provider")
+	noCache          = []byte("no-cache")
+	outcomeHit       = []byte("hit")
+	outcomeCoalesced = []byte("coalesced")
+)
+
+// hitResponder writes a stored answer in the client's own mode (JSON or SSE),
+// with the client's own placeholders restored. Without redaction the stored
+// bytes are written as they are: no copy, no allocation.
+type hitResponder struct {
+	entry *cache.Entry
+	how   []byte // outcomeHit or outcomeCoalesced
+}
+
+func (h *hitResponder) respond(x *exchange) {
+	ctx := x.ctx
+	hd := &ctx.Response.Header
+	hd.SetCanonical(hdrCacheCanon, h.how)
+	if &h.how[0] == &outcomeHit[0] {
+		var buf [20]byte
+		hd.SetCanonical(hdrAge, strconv.AppendInt(buf[:0], int64(h.entry.Age(ctx.Time())/time.Second), 10))
+	}
+	body := h.entry.JSON
+	if x.scan.Stream {
+		body = h.entry.SSEBody(x.scan.IncludeUsage)
+		ctx.SetContentType("text/event-stream")
+		hd.SetCanonical(hdrCacheCtl, noCache)
+	} else {
+		ctx.SetContentType("application/json")
+	}
+	if x.vault.Len() > 0 {
+		x.restored = x.vault.Restore(x.restored[:0], body)
+		ctx.SetBody(x.restored)
+	} else {
+		ctx.Response.SetBodyRaw(body)
+	}
+	x.record()
+}
+
+// jsonResponder writes an upstream's complete JSON answer: stored first (with
+// placeholders, as every client of the tenant shares the entry), then
+// restored for this client.
+type jsonResponder struct {
+	x      *exchange
+	answer []byte // OpenAI-shaped, placeholders still in
+}
+
+func (j *jsonResponder) respond(x *exchange) {
+	out := j.answer
+	x.fillJSON(out)
+	if x.vault.Len() > 0 {
+		out = x.vault.Restore(x.restored[:0], out)
+		x.restored = out
+	}
+	setServedBy(x.ctx, x.u)
+	x.ctx.SetContentType("application/json")
+	x.ctx.SetBody(out)
+	x.record()
+}
+
+// setServedBy names who served the answer. Canonical names and the
+// upstream's precomputed values: no normalisation or conversion per request.
+func setServedBy(ctx *fasthttp.RequestCtx, u *upstream.Upstream) {
+	ctx.Response.Header.SetCanonical(hdrUpstream, u.NameBytes)
+	ctx.Response.Header.SetCanonical(hdrProvider, u.ProviderBytes)
+}
+
+// streamRelay copies one upstream stream to the client, event by event. Why
+// not SetBodyStreamWriter? fasthttp runs a stream writer in its own goroutine
+// behind a pipe: a goroutine hop and a copy per flush. A body stream that
+// implements fasthttp.BodyWriterTo is instead written directly: fasthttp calls
+// WriteTo with a writer that sends each Write as one chunk and flushes it, so
+// every event reaches the client as soon as it arrives. Relays are pooled.
+//
+// The relay is the exchange's second owner and holds the generation: both
+// outlive the handler, and Close (which fasthttp calls once the response is
+// written, or the client went away) lets go of them.
+type streamRelay struct {
+	x          *exchange
+	events     provider.EventReader
+	next       error // error to return before reading further (the first read's)
+	stripUsage bool
+	restore    bool
+	started    bool // the first event (read before committing) was emitted
+	finished   bool // the stream's last bytes were produced
+	failed     bool
+	closed     bool
+	pending    []byte // Read path: bytes produced but not yet read
+	drain      io.LimitedReader
+}
+
+var relayPool = sync.Pool{New: func() any { return new(streamRelay) }}
+
+func acquireRelay(x *exchange, events provider.EventReader, first error, stripUsage bool) *streamRelay {
+	r := relayPool.Get().(*streamRelay)
+	*r = streamRelay{x: x, events: events, next: first, stripUsage: stripUsage, pending: r.pending[:0]}
+	return r
+}
+
+// respond commits to the stream: headers now, events as they arrive.
+func (r *streamRelay) respond(x *exchange) {
+	ctx := x.ctx
+	setServedBy(ctx, x.u)
+	ctx.SetContentType("text/event-stream")
+	ctx.Response.Header.Set("Cache-Control", "no-cache")
+	ctx.Response.Header.Set("X-Accel-Buffering", "no")
+	if x.vault.Len() > 0 {
+		r.restore = true
+		x.restorer.Reset(&x.vault)
+	}
+	x.refs.Add(1)      // the relay's hold on the exchange; Close drops it
+	x.g.hold(x.stripe) // and on the generation
+	ctx.Response.SetBodyStream(r, -1)
+}
+
+// produce appends the next bytes for the client to dst: one event, the end
+// of the stream ([DONE]) or an error event. It returns io.EOF (with dst
+// unchanged) when nothing is left.
+func (r *streamRelay) produce(dst []byte) ([]byte, error) {
+	if r.finished {
+		return dst, io.EOF
+	}
+	x := r.x
+	err := r.next
+	if r.started && err == nil {
+		err = x.nextEvent(r.events, r.stripUsage)
+	}
+	r.started, r.next = true, nil
+	if err == nil {
+		data := x.ev.Data
+		if r.restore {
+			data = restoreChunk(x, data)
+		}
+		return openai.AppendEvent(dst, x.ev.Name, data), nil
+	}
+	r.finished = true
+	x.fillStream(err == io.EOF)
+	if err == io.EOF {
+		x.record()
+		if x.ep == provider.Responses {
+			return dst, nil
+		}
+		return append(dst, openai.DoneEvent...), nil
+	}
+	r.failed = true
+	x.g.in.metrics.streamErrors.Add(1)
+	pe := streamError(err)
+	dst = append(dst, "data: "...)
+	dst = openai.AppendError(dst, pe.Message, pe.Type, pe.Param, pe.Code)
+	return append(dst, "\n\n"...), nil
+}
+
+// buffered reports whether the next event is already at hand (no wait on the
+// upstream), so it can share this write and flush.
+func (r *streamRelay) buffered() bool {
+	b, ok := r.events.(interface{ Buffered() bool })
+	return ok && !r.finished && b.Buffered()
+}
+
+// SupportsBodyWriteTo tells fasthttp to use WriteTo (see streamRelay).
+func (r *streamRelay) SupportsBodyWriteTo() bool { return true }
+
+// WriteTo writes events as they arrive. Events that arrived together (already
+// complete in the read buffer) share one chunk and one flush; an event is never
+// held back while the relay waits for the upstream.
+func (r *streamRelay) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	x := r.x
+	for {
+		buf := x.wbuf[:0]
+		var err error
+		for {
+			buf, err = r.produce(buf)
+			if err != nil || len(buf) >= 32<<10 || !r.buffered() {
+				break
+			}
+		}
+		x.wbuf = buf
+		if len(buf) > 0 {
+			n, werr := w.Write(buf)
+			total += int64(n)
+			if werr != nil {
+				return total, werr // client gone; Close cancels the upstream
+			}
+		}
+		if err != nil || r.finished {
+			return total, nil
+		}
+	}
+}
+
+// Read serves fasthttp's generic path (not used by its chunked writer, which
+// prefers WriteTo; kept so the relay is a correct io.Reader).
+func (r *streamRelay) Read(p []byte) (int, error) {
+	for len(r.pending) == 0 {
+		b, err := r.produce(r.x.wbuf[:0])
+		if err != nil {
+			return 0, io.EOF
+		}
+		r.x.wbuf = b
+		r.pending = b
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
+}
+
+// Close ends the stream: the upstream attempt is recorded, the upstream
+// exchange is drained (so its connection is reused) or closed, and the relay
+// lets go of the exchange and the generation. fasthttp calls it once; a
+// second call does nothing.
+func (r *streamRelay) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	x := r.x
+	if !r.finished { // the client went away mid-stream: store nothing, release waiters
+		x.finishFill(nil)
+	}
+	x.u.End(time.Since(x.t0), r.failed)
+	if r.finished && !r.failed {
+		// Read the rest of the body (after [DONE] only the chunked terminator
+		// is left): fasthttp keeps a connection for reuse only when its body
+		// was read to the end, and otherwise dials anew for the next stream.
+		r.drain = io.LimitedReader{R: x.resp.BodyStream(), N: 64 << 10}
+		io.Copy(io.Discard, &r.drain)
+	}
+	x.resp.CloseBodyStream()
+	g, stripe := x.g, x.stripe
+	x.sse = nil
+	x.release()
+	g.leave(stripe)
+	*r = streamRelay{pending: r.pending[:0]}
+	relayPool.Put(r)
+	return nil
+}
+
+// nextEvent reads the next event into x.ev, feeding the cache's assembler,
+// and skips the usage-only chunk the router asked for on the client's behalf
+// when the client did not ask for it.
+func (x *exchange) nextEvent(events provider.EventReader, stripUsage bool) error {
+	for {
+		if err := events.Next(&x.ev); err != nil {
+			return err
+		}
+		x.feedStream(x.ev.Data)
+		if stripUsage && isUsageChunk(x.ev.Data) {
+			continue
+		}
+		return nil
+	}
+}
+
+var (
+	emptyChoices = []byte(`"choices":[]`)
+	usageObject  = []byte(`"usage":{`)
+)
+
+func isUsageChunk(data []byte) bool {
+	return bytes.Contains(data, emptyChoices) && bytes.Contains(data, usageObject)
+}
+
+// cacheFill is a cacheable miss's plan to store its answer. It lives in the
+// exchange; the zero value stores nothing.
+type cacheFill struct {
+	active bool // store the answer when it is a complete 200
+	key    cache.Key
+	tenant string
+	model  string
+	ttl    time.Duration
+	flight *cache.Flight // set when this request leads a coalesced flight
+	asm    *cache.Assembler
+}
+
+// fillJSON stores a complete non-streamed answer (before placeholders are
+// restored: entries are shared by every client of the tenant).
+func (x *exchange) fillJSON(answer []byte) {
+	f := &x.fill
+	if !f.active && f.flight == nil {
+		return
+	}
+	var e *cache.Entry
+	if f.active {
+		if built, err := cache.NewEntryFromJSON(answer); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
+			e = built
+		}
+	}
+	x.finishFill(e)
+}
+
+// feedStream gives one streamed event to the assembler of a cacheable miss.
+func (x *exchange) feedStream(data []byte) {
+	f := &x.fill
+	if !f.active {
+		return
+	}
+	if f.asm == nil {
+		f.asm = new(cache.Assembler)
+	}
+	if f.asm.Add(data) != nil {
+		f.active = false // not a chat.completion stream we can store
+	}
+}
+
+var doneSentinel = []byte("[DONE]")
+
+// fillStream stores a stream that ended cleanly ([DONE] seen); any other end
+// stores nothing.
+func (x *exchange) fillStream(complete bool) {
+	f := &x.fill
+	var e *cache.Entry
+	if f.active && complete && f.asm != nil && f.asm.Add(doneSentinel) == nil {
+		if built, err := f.asm.Entry(); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
+			e = built
+		}
+	}
+	x.finishFill(e)
+}
+
+// finishFill ends this request's part in the cache: it releases coalesced
+// waiters (with the entry, or nil so that each makes its own call).
+func (x *exchange) finishFill(e *cache.Entry) {
+	if x.fill.flight != nil {
+		x.fill.flight.Done(e)
+	}
+	x.fill = cacheFill{}
+}

@@ -1,0 +1,156 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/router/provider"
+)
+
+// Policy bounds the attempt loop of one request.
+type Policy struct {
+	// MaxAttempts caps attempts per request (primary + fallbacks).
+	MaxAttempts int
+	// MaxRetryAfter is the longest retry hint the loop waits for before the
+	// next attempt; a longer hint makes that upstream skipped.
+	MaxRetryAfter time.Duration
+}
+
+// Attempt is one request's side of the attempt loop: Try makes one attempt on
+// u and reports nil when the client's answer is settled (an answer is in hand),
+// or the failure, whose Retryable says whether the next candidate may be
+// tried.
+type Attempt interface {
+	Try(u *Upstream) *provider.Error
+}
+
+// ErrUnavailable is the failure when no candidate could even be tried.
+var ErrUnavailable = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_unavailable",
+	Message: "No upstream could serve the request."}
+
+// Forward tries the candidates (indices into s.All) in order until one
+// answers: fallback on retryable failures, the clouds' retry hints honoured
+// within the deadline (preferring another candidate over waiting), at most
+// p.MaxAttempts attempts. It returns nil once an attempt succeeded, else the
+// last failure. ctx ends the waits (client gone, deadline).
+func (s *Set) Forward(ctx context.Context, a Attempt, cands []int, p Policy, deadline time.Time) *provider.Error {
+	var last *provider.Error
+	attempts := 0
+	for ci := 0; ci < len(cands) && attempts < p.MaxAttempts; ci++ {
+		u := s.All[cands[ci]]
+		if wait := time.Until(u.CoolUntil()); wait > 0 {
+			// The cloud asked us to wait. Prefer another candidate; wait only
+			// when this is the last one and the wait fits the limits.
+			if ci+1 < len(cands) || wait > p.MaxRetryAfter || time.Now().Add(wait).After(deadline) {
+				if last == nil {
+					last = &provider.Error{Status: 429, Type: "rate_limit_error", Code: "rate_limit_exceeded",
+						Message: "Upstream " + u.Name + " asked to retry later.", Retryable: true, RetryAfter: wait}
+				}
+				continue
+			}
+			if !sleep(ctx, wait) {
+				break
+			}
+		}
+		attempts++
+		err := a.Try(u)
+		if err == nil {
+			return nil
+		}
+		last = err
+		if !err.Retryable {
+			break
+		}
+		if ci+1 == len(cands) && attempts < p.MaxAttempts && err.RetryAfter > 0 && err.RetryAfter <= p.MaxRetryAfter &&
+			time.Now().Add(err.RetryAfter).Before(deadline) {
+			// The only (or last) candidate asked for a short wait: honour it and try again.
+			if !sleep(ctx, err.RetryAfter) {
+				break
+			}
+			ci--
+		}
+	}
+	if last == nil {
+		return ErrUnavailable
+	}
+	return last
+}
+
+// sleep waits d or until ctx ends, and reports whether it waited the whole d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Send makes one HTTP exchange for call: the adapter prepares (and signs) req,
+// the pool sends it, and a non-2xx answer is classified by the adapter. On
+// success resp holds the 2xx answer (a body stream when call.Stream) and the
+// attempt is still open: the caller records its end with End. On failure the
+// attempt is recorded, the retry hint noted, and the error says whether another
+// attempt may succeed. t0 is when the request was sent.
+func (u *Upstream) Send(req *fasthttp.Request, resp *fasthttp.Response, call *provider.Call, deadline time.Time) (t0 time.Time, _ *provider.Error) {
+	if err := u.Adapter.Prepare(req, call); err != nil {
+		if errors.Is(err, provider.ErrInvalidRequest) {
+			// This cloud cannot take the request; another candidate may.
+			return t0, &provider.Error{Status: 400, Type: "invalid_request_error", Code: "unsupported_by_upstream",
+				Message: "Upstream " + u.Name + " cannot serve this request: " + err.Error(), Retryable: true, Err: err}
+		}
+		return t0, &provider.Error{Status: 502, Type: "api_error", Code: "upstream_config",
+			Message: "Upstream " + u.Name + " could not be addressed.", Retryable: true, Err: err}
+	}
+	// Streams are read incrementally; JSON answers are read whole into the
+	// response's pooled buffer (no per-request reader objects).
+	resp.StreamBody = call.Stream
+	t0 = time.Now()
+	u.Begin()
+	if err := u.Client.DoDeadline(req, resp, deadline); err != nil {
+		u.End(time.Since(t0), true)
+		return t0, TransportError(err)
+	}
+	status := resp.StatusCode()
+	if status >= 200 && status <= 299 {
+		return t0, nil
+	}
+	errBody := resp.Body()
+	if call.Stream {
+		errBody, _ = readAtMost(resp, 64<<10)
+	}
+	e := u.Adapter.Error(status, &resp.Header, errBody)
+	u.End(time.Since(t0), e.Retryable)
+	u.CoolFor(e.RetryAfter)
+	return t0, e
+}
+
+// readAtMost reads up to n bytes of a streamed error body.
+func readAtMost(resp *fasthttp.Response, n int64) ([]byte, error) {
+	r := resp.BodyStream()
+	if r == nil {
+		return resp.Body(), nil
+	}
+	var buf bytes.Buffer
+	_, err := buf.ReadFrom(io.LimitReader(r, n))
+	return buf.Bytes(), err
+}
+
+// TransportError classifies a failed attempt that got no answer at all.
+func TransportError(err error) *provider.Error {
+	var ne net.Error
+	if errors.Is(err, fasthttp.ErrTimeout) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &provider.Error{Status: 504, Type: "api_error", Code: "upstream_timeout",
+			Message: "The upstream did not answer in time.", Retryable: true, Err: err}
+	}
+	return &provider.Error{Status: 502, Type: "api_error", Code: "upstream_unavailable",
+		Message: "The upstream connection failed before an answer arrived.", Retryable: true, Err: err}
+}

@@ -1,0 +1,125 @@
+package upstream
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// Breaker thresholds: after FailuresToOpen consecutive failed attempts an
+// upstream is unhealthy for CoolDown, then one attempt is let through.
+const (
+	FailuresToOpen = 5
+	CoolDown       = 5 * time.Second
+)
+
+// ewmaWeight is the weight of a new sample in the moving averages.
+const ewmaWeight = 0.2
+
+// Stats are one upstream's live statistics and breaker: attempts in flight,
+// moving averages of latency, time to first byte and error rate, and the
+// cloud's retry hint. They belong to the process (a Registry hands them out by
+// upstream name), so a config reload keeps them. Safe for concurrent use: every
+// field is an atomic.
+//
+// Why padded? These counters are written by every request to this upstream
+// from every core; keeping them on their own cache lines avoids false sharing
+// with the read-mostly fields of whatever holds a *Stats.
+type Stats struct {
+	_         [64]byte
+	inFlight  atomic.Int32
+	latencyUS atomic.Uint64 // float64 bits, EWMA
+	ttfbUS    atomic.Uint64 // float64 bits, EWMA
+	errRate   atomic.Uint64 // float64 bits, EWMA of failures (0/1)
+	failures  atomic.Int32  // consecutive failures
+	openUntil atomic.Int64  // unix nanos; breaker open (unhealthy) until then
+	coolUntil atomic.Int64  // unix nanos; the cloud asked us to wait (retry-after)
+	requests  atomic.Uint64
+	errors    atomic.Uint64
+	_         [64]byte
+}
+
+// Begin marks the start of an attempt.
+func (s *Stats) Begin() { s.inFlight.Add(1); s.requests.Add(1) }
+
+// FirstByte records the time to first byte of a successful attempt.
+func (s *Stats) FirstByte(d time.Duration) { ewma(&s.ttfbUS, float64(d.Microseconds())) }
+
+// End records the outcome of an attempt. Failures count towards the breaker.
+func (s *Stats) End(d time.Duration, failed bool) {
+	s.inFlight.Add(-1)
+	if failed {
+		s.errors.Add(1)
+		ewma(&s.errRate, 1)
+		if s.failures.Add(1) >= FailuresToOpen {
+			s.openUntil.Store(time.Now().Add(CoolDown).UnixNano())
+		}
+		return
+	}
+	ewma(&s.errRate, 0)
+	ewma(&s.latencyUS, float64(d.Microseconds()))
+	s.failures.Store(0)
+	s.openUntil.Store(0)
+}
+
+// CoolFor records a cloud's retry hint: the upstream is avoided until then.
+func (s *Stats) CoolFor(d time.Duration) {
+	if d > 0 {
+		s.coolUntil.Store(time.Now().Add(d).UnixNano())
+	}
+}
+
+// CoolUntil returns when the cloud's retry hint expires (zero time if none).
+func (s *Stats) CoolUntil() time.Time {
+	n := s.coolUntil.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// open reports whether the breaker is open or a retry hint is pending at now.
+func (s *Stats) open(now int64) bool {
+	return s.openUntil.Load() > now || s.coolUntil.Load() > now
+}
+
+// Live returns the figures a routing plugin sees, without allocating.
+func (s *Stats) Live() (inFlight int32, latencyUS, ttfbUS, errRate float64) {
+	return max(s.inFlight.Load(), 0), load(&s.latencyUS), load(&s.ttfbUS), load(&s.errRate)
+}
+
+// Snapshot is a point-in-time copy of an upstream's statistics, for metrics,
+// the admin API and tests.
+type Snapshot struct {
+	Requests, Errors uint64
+	InFlight         int32
+	LatencyUS        float64
+	TTFBUS           float64
+	ErrorRate        float64
+	// BreakerOpen reports the breaker (consecutive failures) or a retry hint.
+	BreakerOpen bool
+	Failures    int32 // consecutive failed attempts
+}
+
+// Snapshot returns the statistics now.
+func (s *Stats) Snapshot() Snapshot {
+	return Snapshot{Requests: s.requests.Load(), Errors: s.errors.Load(), InFlight: s.inFlight.Load(),
+		LatencyUS: load(&s.latencyUS), TTFBUS: load(&s.ttfbUS), ErrorRate: load(&s.errRate),
+		BreakerOpen: s.open(time.Now().UnixNano()), Failures: s.failures.Load()}
+}
+
+func load(a *atomic.Uint64) float64 { return math.Float64frombits(a.Load()) }
+
+func ewma(a *atomic.Uint64, sample float64) {
+	for {
+		old := a.Load()
+		cur := math.Float64frombits(old)
+		next := sample
+		if old != 0 {
+			next = cur + ewmaWeight*(sample-cur)
+		}
+		if a.CompareAndSwap(old, math.Float64bits(next)) {
+			return
+		}
+	}
+}
