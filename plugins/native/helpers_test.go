@@ -180,4 +180,3 @@ func contains(lines []string, s string) bool {
 	}
 	return false
 }
-
