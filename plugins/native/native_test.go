@@ -402,3 +402,29 @@ func TestClose(t *testing.T) {
 		t.Fatalf("Redact after Close = %v; want closed policy with ErrClosed", err)
 	}
 }
+
+// A process that dies inside a call: that call gets the policy, and each
+// crash is followed by a restart with a doubled backoff.
+func TestCrashDuringCallBacksOff(t *testing.T) {
+	var logs logSink
+	p := load(t, native.Config{Binary: testPlugin, PluginConfig: modeConfig("crash"), OnError: plugins.OnErrorClosed,
+		RestartBackoff: 20 * time.Millisecond, Logger: logs.logger()})
+	for i := range 2 {
+		waitFor(t, "a running process", func() bool { return p.PID() != 0 })
+		_, err := p.Route(context.Background(), &request, table(), nil)
+		var pe *plugins.Error
+		if !errors.As(err, &pe) || pe.Message != `routing plugin "test" failed: process not running` {
+			t.Fatalf("Route into a crash = %v", err)
+		}
+		waitFor(t, "the restart", func() bool { return p.Stats().Restarts == uint64(i+1) })
+	}
+	var backoffs []string
+	for _, r := range logs.records(t) {
+		if r["msg"] == "native plugin down; restarting" {
+			backoffs = append(backoffs, r["backoff"].(string))
+		}
+	}
+	if len(backoffs) != 2 || backoffs[0] != "20ms" || backoffs[1] != "40ms" {
+		t.Fatalf("restart backoffs = %v; want [20ms 40ms]", backoffs)
+	}
+}
