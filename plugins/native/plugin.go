@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/plugins"
 	"github.com/switchyard-dev/switchyard/plugins/native/internal/wire"
@@ -61,6 +62,16 @@ type Plugin struct {
 	skipped       atomic.Uint64
 	restarts      atomic.Uint64
 	startFails    atomic.Uint64
+	logLimit      everySecond
+}
+
+// everySecond allows one event per second; safe for concurrent use.
+type everySecond struct{ last atomic.Int64 }
+
+func (e *everySecond) allow() bool {
+	now := time.Now().UnixNano()
+	last := e.last.Load()
+	return now-last >= int64(time.Second) && e.last.CompareAndSwap(last, now)
 }
 
 // Load validates cfg, starts the plugin process and calls its Init with
@@ -202,20 +213,16 @@ func (p *Plugin) destroy() {
 	close(p.done)
 }
 
-// begin takes a reference and the running process for one call.
-func (p *Plugin) begin(hook plugins.Kind) (*proc, error) {
-	if !p.acquire() {
-		return nil, ErrClosed
-	}
-	p.calls.Add(1)
+// running returns the process for one call of hook; the caller holds a
+// reference.
+func (p *Plugin) running(hook plugins.Kind) (*proc, error) {
 	if p.kinds&hook == 0 {
 		return nil, ErrNoHook
 	}
-	pr := p.cur.Load()
-	if pr == nil {
-		return nil, ErrNotRunning
+	if pr := p.cur.Load(); pr != nil {
+		return pr, nil
 	}
-	return pr, nil
+	return nil, ErrNotRunning
 }
 
 // succeeded resets the failure streaks.
@@ -246,9 +253,10 @@ func (p *Plugin) failed(ctx context.Context, hook plugins.Kind, err error) error
 	case errors.Is(err, ErrUnavailable):
 		p.wake()
 	}
-	if n == 1 || n == FailureThreshold {
-		// The first failure of a streak and the one that makes the plugin
-		// unhealthy; never the request or the guest's message.
+	if n == FailureThreshold || (n == 1 && p.logLimit.allow()) {
+		// The one that makes the plugin unhealthy, and the first of a
+		// streak at most once a second; never the request or the guest's
+		// message.
 		p.log.Warn("native plugin call failed", "hook", hook.String(), "err", err.Error(), "in_a_row", n)
 	}
 	if p.cfg.OnError.Closed(hook) {
@@ -269,14 +277,15 @@ func (p *Plugin) wake() {
 // the upstream table. Indices outside the table fail the call; duplicates
 // are dropped.
 func (p *Plugin) Route(ctx context.Context, req *plugins.Request, ups []plugins.Upstream, dst []int) ([]int, error) {
-	pr, err := p.begin(plugins.KindRoute)
-	if pr == nil {
-		if !errors.Is(err, ErrClosed) {
-			p.release()
-		}
-		return dst, p.failed(ctx, plugins.KindRoute, err)
+	p.calls.Add(1)
+	if !p.acquire() {
+		return dst, p.failed(ctx, plugins.KindRoute, ErrClosed)
 	}
 	defer p.release()
+	pr, err := p.running(plugins.KindRoute)
+	if err != nil {
+		return dst, p.failed(ctx, plugins.KindRoute, err)
+	}
 	cctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	resp, err := pr.rpc.Route(cctx, routeRequest(req, ups))
 	if err != nil {
@@ -333,14 +342,15 @@ func routeRequest(req *plugins.Request, ups []plugins.Upstream) *wire.RouteReque
 // whole answer is valid: every placeholder non-empty, and none that v (or
 // the answer itself) already maps to another original.
 func (p *Plugin) Redact(ctx context.Context, body, dst []byte, v *plugins.Vault) ([]byte, error) {
-	pr, err := p.begin(plugins.KindRedact)
-	if pr == nil {
-		if !errors.Is(err, ErrClosed) {
-			p.release()
-		}
-		return dst, p.failed(ctx, plugins.KindRedact, err)
+	p.calls.Add(1)
+	if !p.acquire() {
+		return dst, p.failed(ctx, plugins.KindRedact, ErrClosed)
 	}
 	defer p.release()
+	pr, err := p.running(plugins.KindRedact)
+	if err != nil {
+		return dst, p.failed(ctx, plugins.KindRedact, err)
+	}
 	in := &wire.RedactRequest{Body: body}
 	if v.Len() > 0 {
 		in.Taken = make([][]byte, v.Len())
