@@ -1,10 +1,12 @@
 package native
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,6 +142,29 @@ func (c Config) normalize() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	return c, nil
+}
+
+// binaryStamp identifies one version of the binary file.
+type binaryStamp struct {
+	size  int64
+	mtime time.Time
+}
+
+func stampOf(path string) (binaryStamp, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return binaryStamp{}, false
+	}
+	return binaryStamp{size: fi.Size(), mtime: fi.ModTime()}, true
+}
+
+// sameAs reports whether c and o (both normalized) configure the same
+// plugin; the logger does not count.
+func (c *Config) sameAs(o *Config) bool {
+	return c.Name == o.Name && c.Kind == o.Kind && c.Binary == o.Binary && c.OnError == o.OnError &&
+		c.Timeout == o.Timeout && slices.Equal(c.Env, o.Env) && bytes.Equal(c.PluginConfig, o.PluginConfig) &&
+		c.StartTimeout == o.StartTimeout && c.HealthInterval == o.HealthInterval &&
+		c.RestartBackoff == o.RestartBackoff && c.MaxRestartBackoff == o.MaxRestartBackoff
 }
 
 // environ is the process's whole environment: the allow-listed variables

@@ -428,3 +428,39 @@ func TestCrashDuringCallBacksOff(t *testing.T) {
 		t.Fatalf("restart backoffs = %v; want [20ms 40ms]", backoffs)
 	}
 }
+
+// Same tells a reload which plugins to keep: same settings and the same
+// binary file.
+func TestSame(t *testing.T) {
+	bin := t.TempDir() + "/plugin"
+	b, err := os.ReadFile(testPlugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := native.Config{Name: "same", Binary: bin, PluginConfig: modeConfig("first"), Env: []string{"A"}, Logger: (&logSink{}).logger()}
+	p := load(t, cfg)
+	other := cfg
+	other.Logger = nil
+	if !p.Same(other) {
+		t.Fatal("Same with only the logger changed = false")
+	}
+	other.Timeout = time.Second
+	if p.Same(other) {
+		t.Fatal("Same with another timeout = true")
+	}
+	other = cfg
+	other.PluginConfig = modeConfig("env")
+	if p.Same(other) {
+		t.Fatal("Same with another plugin config = true")
+	}
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(bin, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if p.Same(cfg) {
+		t.Fatal("Same after the binary changed = true")
+	}
+}

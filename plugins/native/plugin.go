@@ -36,6 +36,7 @@ import (
 // have returned.
 type Plugin struct {
 	cfg   Config
+	stamp binaryStamp // the binary file at Load, for Same
 	env   []string
 	log   *slog.Logger
 	kinds plugins.Kind
@@ -83,13 +84,15 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	stamp, _ := stampOf(cfg.Binary)
 	p := &Plugin{
-		cfg:  cfg,
-		env:  cfg.environ(),
-		log:  cfg.Logger.With("plugin", cfg.Name, "native", cfg.Binary),
-		kick: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		cfg:   cfg,
+		stamp: stamp,
+		env:   cfg.environ(),
+		log:   cfg.Logger.With("plugin", cfg.Name, "native", cfg.Binary),
+		kick:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	pr, err := p.start(ctx)
 	if err != nil {
@@ -107,6 +110,19 @@ func Load(ctx context.Context, cfg Config) (*Plugin, error) {
 	p.log.Info("native plugin started", "pid", pr.pid, "module", pr.name, "version", pr.version,
 		"kinds", p.kinds.String(), "on_error", cfg.OnError.String(), "timeout", cfg.Timeout.String())
 	return p, nil
+}
+
+// Same reports whether p already serves cfg: the same settings (the logger
+// aside) and the same binary file (size and modification time) as at Load.
+// A config reload keeps a plugin that is Same and replaces the others: Load
+// the new one, swap, Close the old.
+func (p *Plugin) Same(cfg Config) bool {
+	n, err := cfg.normalize()
+	if err != nil || !p.cfg.sameAs(&n) {
+		return false
+	}
+	st, ok := stampOf(n.Binary)
+	return ok && st.size == p.stamp.size && st.mtime.Equal(p.stamp.mtime)
 }
 
 // Name returns the configured name.

@@ -225,7 +225,7 @@ func (p *Plugin) supervise(pr *proc) {
 		p.timeoutStreak.Store(0)
 		p.restarts.Add(1)
 		p.cur.Store(pr)
-		p.log.Info("native plugin restarted", "pid", pr.pid, "restarts", p.restarts.Load())
+		p.log.Info("native plugin restarted", "pid", pr.pid, "version", pr.version, "restarts", p.restarts.Load())
 	}
 }
 
