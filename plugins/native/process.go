@@ -66,6 +66,7 @@ func (p *Plugin) start(ctx context.Context) (_ *proc, err error) {
 	// environment when Env is nil, and go-plugin appends os.Environ() unless
 	// told not to: either way the router's secrets would leak.
 	cmd.Env = p.env
+	dieWithParent(cmd)
 	log := p.log
 	pr := &proc{cmd: cmd, outputs: [3]*lineLog{
 		newLineLog(log, "stderr"), newLineLog(log, "stderr"), newLineLog(log, "stdout"),
