@@ -73,6 +73,10 @@ func TestLoadRefuses(t *testing.T) {
 	if err := os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	silent := t.TempDir() + "/silent"
+	if err := os.WriteFile(silent, []byte("#!/bin/sh\nexec /bin/sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  native.Config
@@ -89,6 +93,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"backoff order", native.Config{Name: "x", Binary: testPlugin, RestartBackoff: time.Second, MaxRestartBackoff: time.Millisecond}, native.ErrConfig, "below"},
 		{"bad kind", native.Config{Name: "x", Binary: testPlugin, Kind: 4}, plugins.ErrBadKind, "bad kind"},
 		{"not a plugin", native.Config{Name: "x", Binary: "/bin/true", StartTimeout: 5 * time.Second}, native.ErrStart, "plugin"},
+		{"no handshake within start_timeout", native.Config{Name: "x", Binary: silent, StartTimeout: 300 * time.Millisecond}, native.ErrStart, "timeout"},
 		{"init fails", native.Config{Name: "x", Binary: testPlugin, PluginConfig: modeConfig("fail")}, native.ErrStart, "init refused on purpose"},
 		{"missing hook", native.Config{Name: "x", Binary: priceRouter, Kind: plugins.KindRedact, PluginConfig: priceConfig(pricesFile(t))}, native.ErrNoHook, `configured kind "redact"`},
 		{"example without its file", native.Config{Name: "x", Binary: priceRouter}, native.ErrStart, "prices_file"},
