@@ -55,7 +55,7 @@ func (hostPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.Cl
 // quietLogger discards go-plugin's own log: its debug chatter, and its
 // second copy of every stderr line, re-parsed and re-levelled. The router
 // logs the lines itself (lineLog) and its own lifecycle events.
-// See docs/RATIONALE.md "Why are go-plugin's logs dropped?".
+// See docs/RATIONALE.md "Why are go-plugin's own logs dropped?".
 var quietLogger = hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Level: hclog.Off, Output: io.Discard})
 
 // start starts one process, completes the handshake and calls Init. On

@@ -30,7 +30,7 @@ const EnvPrefix = "SWITCHYARD_"
 // only ever reads the whole tree (never a dotted path), so the flattened view,
 // the one place the delimiter would split such a key, is not used. Env and
 // flag keys are generated from the schema and never contain a map key.
-// See TestDottedModelNames and "Why a dot delimiter?" in docs/RATIONALE.md.
+// See TestDottedModelNames and "Why koanf's "." delimiter when model names contain dots?" in docs/RATIONALE.md.
 const delim = "."
 
 // Load reads the configuration in layers, each overriding the one before:

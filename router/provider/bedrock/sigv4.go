@@ -21,7 +21,7 @@ import (
 // aws-sdk-go-v2's signer only signs *http.Request, so each attempt builds a
 // small one carrying exactly the headers to sign (content-type, host,
 // x-amz-date, x-amz-security-token) and copies the result back. See
-// docs/RATIONALE.md "Why sign through net/http types?" for the cost.
+// docs/RATIONALE.md "Why sign Bedrock requests through net/http types?" for the cost.
 func (a *Adapter) sign(req *fasthttp.Request, path string) error {
 	creds, err := a.retrieve()
 	if err != nil {
