@@ -40,6 +40,7 @@ type exchange struct {
 
 	body     []byte // the body as it goes upstream (redacted when a plugin rewrote it)
 	scan     openai.Request
+	answer   openai.Request // scratch for validating a JSON answer
 	redacted []byte // body after redaction plugins
 	upBody   []byte // body for one attempt (model mapped, include_usage forced)
 	out      []byte // translated answer
@@ -52,7 +53,7 @@ type exchange struct {
 	keyer    cache.Keyer
 	fill     cacheFill
 	vault    plugins.Vault
-	restorer plugins.StreamRestorer
+	chunks   chunkRestorer // restores streamed chunks (restore.go)
 	restored []byte
 
 	// The answer in hand after forward: the upstream that gave it and the
@@ -445,6 +446,11 @@ func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
 		took := time.Since(t0) // a JSON answer arrives whole: first byte and end are one moment
 		u.FirstByte(took)
 		out, derr := u.Adapter.DecodeJSON(x.out[:0], call, b)
+		if derr == nil {
+			// A 200 whose body is cut short or is not JSON is the upstream's
+			// failure, never relayed as a success (issue 15).
+			derr = openai.Scan(out, &x.answer)
+		}
 		if derr != nil {
 			u.End(took, true)
 			x.dropAnswer()

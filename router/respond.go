@@ -146,7 +146,7 @@ func (r *streamRelay) respond(x *exchange) {
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
 	if x.vault.Len() > 0 {
 		r.restore = true
-		x.restorer.Reset(&x.vault)
+		x.chunks.reset(&x.vault)
 	}
 	x.refs.Add(1)      // the relay's hold on the exchange; Close drops it
 	x.g.hold(x.stripe) // and on the generation

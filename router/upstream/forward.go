@@ -22,6 +22,11 @@ type Policy struct {
 	MaxRetryAfter time.Duration
 }
 
+// MaxCoolDown caps how long a cloud's retry hint (retry-after, retry-after-ms,
+// google.rpc.RetryInfo) keeps an upstream out of the default order, and the
+// retry-after the router repeats to its client.
+const MaxCoolDown = time.Minute
+
 // Attempt is one request's side of the attempt loop: Try makes one attempt on
 // u and reports nil when the client's answer is settled (an answer is in hand),
 // or the failure, whose Retryable says whether the next candidate may be
@@ -129,6 +134,9 @@ func (u *Upstream) Send(req *fasthttp.Request, resp *fasthttp.Response, call *pr
 	}
 	e := u.Adapter.Error(status, &resp.Header, errBody)
 	u.End(time.Since(t0), e.Retryable)
+	// A cloud's hint is capped: one 429 with "retry-after: 100000000" must not
+	// take the upstream out of rotation for years (issue 15).
+	e.RetryAfter = min(e.RetryAfter, MaxCoolDown)
 	u.CoolFor(e.RetryAfter)
 	return t0, e
 }
