@@ -192,10 +192,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 
 // buffered reports whether the next event is already at hand (no wait on the
 // upstream), so it can share this write and flush.
-func (r *streamRelay) buffered() bool {
-	b, ok := r.events.(interface{ Buffered() bool })
-	return ok && !r.finished && b.Buffered()
-}
+func (r *streamRelay) buffered() bool { return !r.finished && r.events.Buffered() }
 
 // SupportsBodyWriteTo tells fasthttp to use WriteTo (see streamRelay).
 func (r *streamRelay) SupportsBodyWriteTo() bool { return true }

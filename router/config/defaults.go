@@ -1,11 +1,12 @@
 package config
 
-import (
-	"runtime"
-	"time"
-)
+import "time"
 
-// Defaults. ApplyDefaults uses them for zero values; docs/config.md lists them.
+// Defaults of the router's own settings. ApplyDefaults uses them for zero
+// values; docs/config.md lists them. The settings of a part that has its own
+// package keep their defaults there, in one place: upstream pools
+// (router/upstream), cache sizes and TTLs (router/cache), plugin budgets and
+// pools (plugins/wasm), failure policies (plugins.OnErrorDefault).
 const (
 	DefaultListen          = "127.0.0.1:8080"
 	DefaultMaxBodyBytes    = 4 * MiB
@@ -17,16 +18,7 @@ const (
 	DefaultMaxAttempts     = 3
 	DefaultMaxRetryAfter   = 2 * time.Second
 	DefaultAzureAPIVersion = "2024-10-21"
-	DefaultUpstreamTimeout = 60 * time.Second
-	DefaultMaxConns        = 512
-	DefaultMaxFuel         = 10_000_000
-	DefaultMaxMemory       = 64 * MiB
-	DefaultMaxCalls        = 10_000
 	DefaultCachePolicy     = PolicyDeterministic
-	DefaultCacheMaxBytes   = 256 * MiB
-	DefaultMaxEntryBytes   = 1 * MiB
-	DefaultCacheTTL        = time.Hour
-	DefaultCacheMaxTTL     = 24 * time.Hour
 	DefaultLogLevel        = "info"
 	DefaultOpenAIBaseURL   = "https://api.openai.com"
 )
@@ -105,32 +97,9 @@ func (c *Config) ApplyDefaults() {
 				setStr(&u.BaseURL, "https://"+u.Region+"-aiplatform.googleapis.com")
 			}
 		}
-		setNum(&u.Timeout, DefaultUpstreamTimeout)
-		setNum(&u.MaxConns, DefaultMaxConns)
-	}
-
-	for i := range c.Plugins {
-		p := &c.Plugins[i]
-		switch p.Kind {
-		case KindRoute:
-			setStr(&p.OnError, OnErrorOpen)
-		case KindRedact:
-			// Leaking PII is worse than failing the request.
-			setStr(&p.OnError, OnErrorClosed)
-		}
-		// A "route,redact" module keeps "": the plugin host then applies the
-		// default per hook (open for route, closed for redact), see plugins.OnErrorDefault.
-		setNum(&p.MaxFuel, DefaultMaxFuel)
-		setNum(&p.MaxMemory, DefaultMaxMemory)
-		setNum(&p.PoolSize, 2*runtime.GOMAXPROCS(0))
-		setNum(&p.MaxCalls, DefaultMaxCalls)
 	}
 
 	setStr(&c.Cache.Policy, DefaultCachePolicy)
-	setNum(&c.Cache.MaxBytes, DefaultCacheMaxBytes)
-	setNum(&c.Cache.MaxEntryBytes, DefaultMaxEntryBytes)
-	setNum(&c.Cache.TTL, DefaultCacheTTL)
-	setNum(&c.Cache.MaxTTL, DefaultCacheMaxTTL)
 
 	setStr(&c.Log.Level, DefaultLogLevel)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/confmap"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
@@ -88,9 +87,6 @@ func load(src koanf.Provider, baseDir string, lookup func(string) (string, bool)
 		lookup = func(string) (string, bool) { return "", false }
 	}
 	k := koanf.New(delim)
-	if err := k.Load(confmap.Provider(defaultsTree(), ""), nil); err != nil {
-		return nil, fmt.Errorf("config: defaults: %w", err)
-	}
 	if err := k.Load(src, yaml.Parser()); err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -159,32 +155,6 @@ func load(src koanf.Provider, baseDir string, lookup func(string) (string, bool)
 		return nil, err
 	}
 	return &c, nil
-}
-
-// defaultsTree is the first koanf layer. ApplyDefaults fills the same values
-// (and the per-upstream and per-plugin ones a tree cannot express) afterwards.
-func defaultsTree() map[string]any {
-	return map[string]any{
-		"listen": DefaultListen,
-		"limits": map[string]any{
-			"max_body_bytes":   DefaultMaxBodyBytes,
-			"max_header_bytes": DefaultMaxHeaderBytes,
-			"read_timeout":     DefaultReadTimeout,
-			"write_timeout":    DefaultWriteTimeout,
-			"idle_timeout":     DefaultIdleTimeout,
-			"request_timeout":  DefaultRequestTimeout,
-			"max_attempts":     DefaultMaxAttempts,
-			"max_retry_after":  DefaultMaxRetryAfter,
-		},
-		"cache": map[string]any{
-			"policy":          DefaultCachePolicy,
-			"max_bytes":       DefaultCacheMaxBytes,
-			"max_entry_bytes": DefaultMaxEntryBytes,
-			"ttl":             DefaultCacheTTL,
-			"max_ttl":         DefaultCacheMaxTTL,
-		},
-		"log": map[string]any{"level": DefaultLogLevel},
-	}
 }
 
 // envPaths maps every overriding environment variable to its config path.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/switchyard-dev/switchyard/router/cache"
+
 	"errors"
 	"fmt"
 	"net"
@@ -257,15 +259,16 @@ func (c *Config) validatePlugins(ps *problems) map[string]bool {
 		} else if !st.Mode().IsRegular() {
 			ps.add(p+".wasm", "%s is not a regular file", pl.Wasm)
 		}
-		if pl.OnError == "" && pl.Kind == KindRouteRedact {
-			// Per-hook default, resolved by the plugin host.
-		} else if pl.OnError != OnErrorOpen && pl.OnError != OnErrorClosed {
+		// "" is the per-hook default (plugins.OnErrorDefault): open for
+		// route, closed for redact.
+		if pl.OnError != "" && pl.OnError != OnErrorOpen && pl.OnError != OnErrorClosed {
 			ps.add(p+".on_error", "expected open or closed; got %q", pl.OnError)
 		}
-		positive(ps, p+".max_fuel", pl.MaxFuel)
-		positive(ps, p+".max_memory", int64(pl.MaxMemory))
-		positive(ps, p+".pool_size", int64(pl.PoolSize))
-		positive(ps, p+".max_calls", int64(pl.MaxCalls))
+		// Zero means the plugin host's default.
+		nonNegative(ps, p+".max_fuel", pl.MaxFuel)
+		nonNegative(ps, p+".max_memory", int64(pl.MaxMemory))
+		nonNegative(ps, p+".pool_size", int64(pl.PoolSize))
+		nonNegative(ps, p+".max_calls", int64(pl.MaxCalls))
 	}
 	return names
 }
@@ -308,15 +311,23 @@ func (c *Config) validateTenants(ps *problems, plugins map[string]bool) {
 func (c *Config) validateCache(ps *problems) {
 	cc := c.Cache
 	checkPolicy(ps, "cache.policy", cc.Policy)
-	positive(ps, "cache.max_bytes", int64(cc.MaxBytes))
-	positive(ps, "cache.max_entry_bytes", int64(cc.MaxEntryBytes))
-	positive(ps, "cache.ttl", int64(cc.TTL))
-	positive(ps, "cache.max_ttl", int64(cc.MaxTTL))
-	if cc.MaxBytes > 0 && cc.MaxEntryBytes > cc.MaxBytes {
-		ps.add("cache.max_entry_bytes", "must not exceed cache.max_bytes (%s)", cc.MaxBytes)
+	// Zero means the cache's default (router/cache).
+	nonNegative(ps, "cache.max_bytes", int64(cc.MaxBytes))
+	nonNegative(ps, "cache.max_entry_bytes", int64(cc.MaxEntryBytes))
+	nonNegative(ps, "cache.ttl", int64(cc.TTL))
+	nonNegative(ps, "cache.max_ttl", int64(cc.MaxTTL))
+	maxBytes, maxTTL := cc.MaxBytes, cc.MaxTTL
+	if maxBytes == 0 {
+		maxBytes = cache.DefaultMaxBytes
 	}
-	if cc.MaxTTL > 0 && cc.TTL > cc.MaxTTL {
-		ps.add("cache.ttl", "must not exceed cache.max_ttl (%s)", cc.MaxTTL)
+	if maxTTL == 0 {
+		maxTTL = cache.DefaultMaxTTL
+	}
+	if cc.MaxEntryBytes > maxBytes {
+		ps.add("cache.max_entry_bytes", "must not exceed cache.max_bytes (%s)", maxBytes)
+	}
+	if cc.TTL > maxTTL {
+		ps.add("cache.ttl", "must not exceed cache.max_ttl (%s)", maxTTL)
 	}
 	served := make(map[string]bool)
 	for _, m := range c.Models() {

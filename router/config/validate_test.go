@@ -57,7 +57,8 @@ func TestApplyDefaults(t *testing.T) {
 	}
 	cc := c.Cache
 	cc.Models = nil
-	if !reflect.DeepEqual(cc, Cache{Policy: "deterministic", MaxBytes: 256 * MiB, MaxEntryBytes: MiB, TTL: time.Hour, MaxTTL: 24 * time.Hour}) {
+	// Sizes and TTLs stay zero: router/cache owns their defaults.
+	if !reflect.DeepEqual(cc, Cache{Policy: "deterministic"}) {
 		t.Errorf("cache defaults: %+v", c.Cache)
 	}
 	if c.Log.Level != "info" {
@@ -66,7 +67,8 @@ func TestApplyDefaults(t *testing.T) {
 	wantURL := []string{"https://api.openai.com", "https://acme.openai.azure.com", "https://bedrock-runtime.us-east-1.amazonaws.com", "https://aiplatform.googleapis.com"}
 	wantAPI := []string{"", "deployments", "openai", ""}
 	for i, u := range c.Upstreams {
-		if u.BaseURL != wantURL[i] || u.API != wantAPI[i] || u.Weight != 0 || u.Timeout != 60*time.Second || u.MaxConns != 512 {
+		// timeout and max_conns stay zero: router/upstream owns their defaults.
+		if u.BaseURL != wantURL[i] || u.API != wantAPI[i] || u.Weight != 0 || u.Timeout != 0 || u.MaxConns != 0 {
 			t.Errorf("upstreams[%d] defaults: base_url=%q api=%q weight=%d timeout=%v max_conns=%d", i, u.BaseURL, u.API, u.Weight, u.Timeout, u.MaxConns)
 		}
 	}
@@ -85,7 +87,9 @@ func TestApplyDefaults(t *testing.T) {
 		t.Errorf("azure v1 got api_version %q; the v1 API takes none", got)
 	}
 	p := c.Plugins
-	if p[0].OnError != "closed" || p[1].OnError != "open" || p[0].MaxFuel != 10_000_000 || p[0].MaxMemory != 64*MiB || p[0].PoolSize < 2 || p[0].MaxCalls != 10_000 {
+	// Failure policies and budgets stay as written: package plugins owns the
+	// per-hook policy default and plugins/wasm the budgets.
+	if p[0].OnError != "" || p[1].OnError != "" || p[0].MaxFuel != 0 || p[0].MaxMemory != 0 || p[0].PoolSize != 0 || p[0].MaxCalls != 0 {
 		t.Errorf("plugin defaults: %+v", p)
 	}
 	both := Config{Plugins: []Plugin{{Kind: "route,redact"}}}
@@ -154,7 +158,7 @@ func TestValidateRules(t *testing.T) {
 		{"plugin wasm not found", func(c *Config) { c.Plugins[0].Wasm = "/nonexistent/p.wasm" }, "plugins[0].wasm", "cannot read /nonexistent/p.wasm"},
 		{"plugin wasm directory", func(c *Config) { c.Plugins[0].Wasm = os.TempDir() }, "plugins[0].wasm", "not a regular file"},
 		{"plugin on_error", func(c *Config) { c.Plugins[0].OnError = "ignore" }, "plugins[0].on_error", "open or closed"},
-		{"plugin limits", func(c *Config) { c.Plugins[0].MaxFuel = -5 }, "plugins[0].max_fuel", "positive"},
+		{"plugin limits", func(c *Config) { c.Plugins[0].MaxFuel = -5 }, "plugins[0].max_fuel", "negative"},
 		{"tenant name empty", func(c *Config) { c.Tenants[1].Name = "" }, "tenants[1].name", "required"},
 		{"tenant name duplicate", func(c *Config) { c.Tenants[1].Name = "a" }, "tenants[1].name", `duplicate name "a"`},
 		{"tenant without keys", func(c *Config) { c.Tenants[1].Keys = nil }, "tenants[1].keys", "at least one"},
@@ -168,7 +172,7 @@ func TestValidateRules(t *testing.T) {
 		{"cache model unknown", func(c *Config) { c.Cache.Models["gpt-9"] = "off" }, "cache.models.gpt-9", `no upstream serves model "gpt-9"`},
 		{"cache entry above max", func(c *Config) { c.Cache.MaxEntryBytes = 512 * MiB }, "cache.max_entry_bytes", "must not exceed cache.max_bytes (256MiB)"},
 		{"cache ttl above max", func(c *Config) { c.Cache.TTL = 48 * time.Hour }, "cache.ttl", "must not exceed cache.max_ttl"},
-		{"cache max_bytes", func(c *Config) { c.Cache.MaxBytes = -1 }, "cache.max_bytes", "positive"},
+		{"cache max_bytes", func(c *Config) { c.Cache.MaxBytes = -1 }, "cache.max_bytes", "negative"},
 		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", "debug, info, warn, error"},
 		{"limits body", func(c *Config) { c.Limits.MaxBodyBytes = -1 }, "limits.max_body_bytes", "positive"},
 		{"limits attempts", func(c *Config) { c.Limits.MaxAttempts = -2 }, "limits.max_attempts", "positive"},

@@ -148,6 +148,10 @@ type Event struct {
 // reported an error inside the stream.
 type EventReader interface {
 	Next(ev *Event) error
+	// Buffered reports whether the next event is already complete in the
+	// reader's buffer, so Next will not wait on the upstream: the relay then
+	// writes it with the one before, in one flush.
+	Buffered() bool
 }
 
 // Buffered reports whether a complete event is already buffered, so that the

@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,18 @@ func headerString(m *eventstream.Message, name string) string {
 		return string(v)
 	}
 	return ""
+}
+
+// Buffered reports whether a whole event-stream frame is already buffered,
+// so Next will not wait on the network (the relay batches such events into
+// one write). A frame's prelude starts with its total length.
+func (r *streamReader) Buffered() bool {
+	n := r.br.Buffered()
+	if n < 4 {
+		return false
+	}
+	b, err := r.br.Peek(4)
+	return err == nil && n >= int(binary.BigEndian.Uint32(b))
 }
 
 // Next returns the next chunk. It ends with io.EOF when the body ends after
