@@ -594,22 +594,19 @@ func appendToolOutput(dst []byte, start int, it *fastjson.Value, i int) ([]byte,
 	case fastjson.TypeString:
 		dst = out.MarshalTo(dst)
 	case fastjson.TypeArray:
-		// Text parts only: a chat tool message carries text.
-		dst = append(dst, '[')
+		// Text parts only, joined into one string: some chat upstreams take nothing else in a
+		// tool message.
+		dst = append(dst, '"')
 		for j, p := range out.GetArray() {
 			switch string(p.GetStringBytes("type")) {
 			case "input_text", "output_text", "text":
 			default:
 				return dst, unsupported(paramPath("input", i)+paramPath(".output", j), "Only text parts of a tool output can be sent to a chat completions upstream.")
 			}
-			if j > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `{"type":"text","text":`...)
-			dst = p.Get("text").MarshalTo(dst)
-			dst = append(dst, '}')
+			q := openai.AppendJSONString(dst[len(dst):], p.GetStringBytes("text"))
+			dst = append(dst, q[1:len(q)-1]...)
 		}
-		dst = append(dst, ']')
+		dst = append(dst, '"')
 	default:
 		// Codex's failure shape {"content": "...", "success": false} and anything else: as JSON text.
 		if c := out.Get("content"); c != nil && c.Type() == fastjson.TypeString {

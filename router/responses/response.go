@@ -221,6 +221,9 @@ func (t *Translator) appendToolName(dst []byte, tool *toolEntry) []byte {
 // customInput extracts the "input" string from a custom tool's chat arguments; arguments that are
 // not such an object are the input themselves (a model that ignored the schema).
 func (t *Translator) customInput(args []byte) []byte {
+	if len(args) == 0 {
+		return args
+	}
 	var p fastjson.Parser // rare path (custom tools); a parser of its own keeps t.p's values intact
 	v, err := p.ParseBytes(args)
 	if err == nil && v.Type() == fastjson.TypeObject {

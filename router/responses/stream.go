@@ -353,8 +353,12 @@ func (s *Stream) closeTools(dst []byte) []byte {
 		} else {
 			s.start("response.function_call_arguments.done")
 			s.itemRef(ts.id, ts.outIdx)
+			name := ts.name
+			if tool := s.t.lookup(ts.name); tool != nil {
+				name = s.t.str(tool.name) // a namespaced tool's own name
+			}
 			s.ev = append(s.ev, `,"name":`...)
-			s.ev = openai.AppendJSONString(s.ev, ts.name)
+			s.ev = openai.AppendJSONString(s.ev, name)
 			s.ev = append(s.ev, `,"arguments":`...)
 			s.ev = openai.AppendJSONString(s.ev, ts.args)
 			dst = s.end(dst)
