@@ -10,7 +10,7 @@ import (
 func TestRequestErrors(t *testing.T) {
 	for _, c := range []struct {
 		name, body, param string
-		kind           error
+		kind              error
 	}{
 		{"not json", `{"model":`, "", ErrInvalidRequest},
 		{"not an object", `[1]`, "", ErrInvalidRequest},

@@ -175,7 +175,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 	t.translated = true
 
 	dst = append(dst, `{"model":`...)
-	dst = model.MarshalTo(dst)
+	dst = appendJSON(dst, model)
 	dst = append(dst, `,"messages":[`...)
 	start := len(dst)
 	if in := v.Get("instructions"); in != nil && in.Type() != fastjson.TypeNull {
@@ -184,7 +184,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 		}
 		if s := in.GetStringBytes(); len(s) > 0 {
 			dst = append(dst, `{"role":"system","content":`...)
-			dst = in.MarshalTo(dst)
+			dst = appendJSON(dst, in)
 			dst = append(dst, '}')
 		}
 	}
@@ -196,7 +196,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 	case input.Type() == fastjson.TypeString:
 		dst = comma(dst, start)
 		dst = append(dst, `{"role":"user","content":`...)
-		dst = input.MarshalTo(dst)
+		dst = appendJSON(dst, input)
 		dst = append(dst, '}')
 	case input.Type() == fastjson.TypeArray:
 		if dst, e = t.appendItems(dst, start, input.GetArray()); e != nil {
@@ -227,7 +227,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 				return dst, invalid("parallel_tool_calls", "invalid_type", "Invalid type for 'parallel_tool_calls': expected a boolean.")
 			}
 			dst = append(dst, `,"parallel_tool_calls":`...)
-			dst = ptc.MarshalTo(dst)
+			dst = appendJSON(dst, ptc)
 		}
 	}
 	if text := v.Get("text"); text != nil && text.Type() == fastjson.TypeObject {
@@ -240,7 +240,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 			return dst, invalid("max_output_tokens", "invalid_value", "Invalid 'max_output_tokens': expected a positive integer.")
 		}
 		dst = append(dst, `,"max_completion_tokens":`...)
-		dst = n.MarshalTo(dst)
+		dst = appendJSON(dst, n)
 	}
 	for _, f := range [...]struct {
 		key string
@@ -261,7 +261,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 		dst = append(dst, ',', '"')
 		dst = append(dst, f.key...)
 		dst = append(dst, '"', ':')
-		dst = fv.MarshalTo(dst)
+		dst = appendJSON(dst, fv)
 		if f.key == "top_logprobs" {
 			dst = append(dst, `,"logprobs":true`...)
 		}
@@ -269,7 +269,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 	if r := v.Get("reasoning"); r != nil && r.Type() == fastjson.TypeObject && !o.NoReasoningEffort {
 		if eff := r.Get("effort"); eff != nil && eff.Type() == fastjson.TypeString {
 			dst = append(dst, `,"reasoning_effort":`...)
-			dst = eff.MarshalTo(dst)
+			dst = appendJSON(dst, eff)
 		}
 	}
 	if t.stream {
@@ -419,7 +419,7 @@ func (t *Translator) appendMessage(dst []byte, start int, it *fastjson.Value, i 
 func appendJoinedText(dst []byte, content *fastjson.Value, i int) ([]byte, *Error) {
 	switch content.Type() {
 	case fastjson.TypeString:
-		return content.MarshalTo(dst), nil
+		return appendJSON(dst, content), nil
 	case fastjson.TypeArray:
 	default:
 		return dst, invalid(paramPath("input", i)+".content", "invalid_type", "Invalid type for 'content': expected a string or an array of content parts.")
@@ -430,7 +430,7 @@ func appendJoinedText(dst []byte, content *fastjson.Value, i int) ([]byte, *Erro
 			if e := textPart(parts[0], i, 0); e != nil {
 				return dst, e
 			}
-			return s.MarshalTo(dst), nil
+			return appendJSON(dst, s), nil
 		}
 	}
 	// Several parts: unescape, join, escape once.
@@ -464,7 +464,7 @@ var roleSystem = []byte("system")
 func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Error) {
 	switch content.Type() {
 	case fastjson.TypeString:
-		return content.MarshalTo(dst), nil
+		return appendJSON(dst, content), nil
 	case fastjson.TypeArray:
 	default:
 		return dst, invalid(paramPath("input", i)+".content", "invalid_type", "Invalid type for 'content': expected a string or an array of content parts.")
@@ -482,7 +482,7 @@ func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Err
 				return dst, invalid(param()+".text", "missing_required_parameter", "Missing required parameter: 'text' of a text part.")
 			}
 			dst = append(dst, `{"type":"text","text":`...)
-			dst = s.MarshalTo(dst)
+			dst = appendJSON(dst, s)
 			dst = append(dst, '}')
 		case "input_image":
 			url := p.Get("image_url")
@@ -493,10 +493,10 @@ func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Err
 				return dst, invalid(param()+".image_url", "missing_required_parameter", "Missing required parameter: 'image_url' of an input_image part.")
 			}
 			dst = append(dst, `{"type":"image_url","image_url":{"url":`...)
-			dst = url.MarshalTo(dst)
+			dst = appendJSON(dst, url)
 			if d := p.Get("detail"); d != nil && d.Type() == fastjson.TypeString {
 				dst = append(dst, `,"detail":`...)
-				dst = d.MarshalTo(dst)
+				dst = appendJSON(dst, d)
 			}
 			dst = append(dst, "}}"...)
 		case "input_file":
@@ -511,7 +511,7 @@ func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Err
 					dst = append(dst, '"')
 					dst = append(dst, k...)
 					dst = append(dst, '"', ':')
-					dst = fv.MarshalTo(dst)
+					dst = appendJSON(dst, fv)
 				}
 			}
 			if n == 0 {
@@ -539,12 +539,12 @@ func (t *Translator) appendCall(dst []byte, start int, it *fastjson.Value, i int
 	}
 	dst = t.openToolCall(dst, start)
 	dst = append(dst, `{"id":`...)
-	dst = callID.MarshalTo(dst)
+	dst = appendJSON(dst, callID)
 	dst = append(dst, `,"type":"function","function":{"name":`...)
 	if ns := it.GetStringBytes("namespace"); len(ns) > 0 {
 		dst = appendNamespaced(dst, ns, name.GetStringBytes())
 	} else {
-		dst = name.MarshalTo(dst)
+		dst = appendJSON(dst, name)
 	}
 	dst = append(dst, `,"arguments":`...)
 	if custom {
@@ -554,7 +554,7 @@ func (t *Translator) appendCall(dst []byte, start int, it *fastjson.Value, i int
 		}
 		// arguments is a JSON string holding {"input": <input>}: escape the object once more.
 		t.scratch = append(t.scratch[:0], `{"input":`...)
-		t.scratch = in.MarshalTo(t.scratch)
+		t.scratch = appendJSON(t.scratch, in)
 		t.scratch = append(t.scratch, '}')
 		dst = openai.AppendJSONString(dst, t.scratch)
 	} else {
@@ -562,7 +562,7 @@ func (t *Translator) appendCall(dst []byte, start int, it *fastjson.Value, i int
 		if args == nil || args.Type() != fastjson.TypeString {
 			return dst, invalid(paramPath("input", i)+".arguments", "missing_required_parameter", "Missing required parameter: 'arguments'.")
 		}
-		dst = args.MarshalTo(dst)
+		dst = appendJSON(dst, args)
 	}
 	return append(dst, "}}"...), nil
 }
@@ -588,11 +588,11 @@ func appendToolOutput(dst []byte, start int, it *fastjson.Value, i int) ([]byte,
 	}
 	dst = comma(dst, start)
 	dst = append(dst, `{"role":"tool","tool_call_id":`...)
-	dst = callID.MarshalTo(dst)
+	dst = appendJSON(dst, callID)
 	dst = append(dst, `,"content":`...)
 	switch out.Type() {
 	case fastjson.TypeString:
-		dst = out.MarshalTo(dst)
+		dst = appendJSON(dst, out)
 	case fastjson.TypeArray:
 		// Text parts only, joined into one string: some chat upstreams take nothing else in a
 		// tool message.
@@ -610,9 +610,9 @@ func appendToolOutput(dst []byte, start int, it *fastjson.Value, i int) ([]byte,
 	default:
 		// Codex's failure shape {"content": "...", "success": false} and anything else: as JSON text.
 		if c := out.Get("content"); c != nil && c.Type() == fastjson.TypeString {
-			dst = c.MarshalTo(dst)
+			dst = appendJSON(dst, c)
 		} else {
-			dst = openai.AppendJSONString(dst, out.MarshalTo(nil))
+			dst = openai.AppendJSONString(dst, appendJSON(nil, out))
 		}
 	}
 	return append(dst, '}'), nil
@@ -683,7 +683,7 @@ func (t *Translator) appendTool(dst []byte, start int, tool *fastjson.Value, ns 
 		dst = appendNamespaced(dst, ns, name.GetStringBytes())
 		t.tools = append(t.tools, toolEntry{chat: chat, ns: t.addName(ns), name: t.addName(name.GetStringBytes()), custom: typ == "custom"})
 	} else {
-		dst = name.MarshalTo(dst)
+		dst = appendJSON(dst, name)
 		if typ == "custom" {
 			n := t.addName(name.GetStringBytes())
 			t.tools = append(t.tools, toolEntry{chat: n, name: n, custom: true})
@@ -691,16 +691,16 @@ func (t *Translator) appendTool(dst []byte, start int, tool *fastjson.Value, ns 
 	}
 	if d := tool.Get("description"); d != nil && d.Type() == fastjson.TypeString {
 		dst = append(dst, `,"description":`...)
-		dst = d.MarshalTo(dst)
+		dst = appendJSON(dst, d)
 	}
 	if typ == "function" {
 		if p := tool.Get("parameters"); p != nil && p.Type() != fastjson.TypeNull {
 			dst = append(dst, `,"parameters":`...)
-			dst = p.MarshalTo(dst)
+			dst = appendJSON(dst, p)
 		}
 		if s := tool.Get("strict"); s != nil && (s.Type() == fastjson.TypeTrue || s.Type() == fastjson.TypeFalse) {
 			dst = append(dst, `,"strict":`...)
-			dst = s.MarshalTo(dst)
+			dst = appendJSON(dst, s)
 		}
 		return append(dst, "}}"...), nil
 	}
@@ -726,7 +726,7 @@ func (t *Translator) appendToolChoice(dst []byte, tc *fastjson.Value) ([]byte, *
 		switch string(tc.GetStringBytes()) {
 		case "auto", "none", "required":
 			dst = append(dst, `,"tool_choice":`...)
-			return tc.MarshalTo(dst), nil
+			return appendJSON(dst, tc), nil
 		}
 		return dst, invalid("tool_choice", "invalid_value", "Invalid 'tool_choice': expected auto, none, required or an object.")
 	case fastjson.TypeObject:
@@ -737,14 +737,14 @@ func (t *Translator) appendToolChoice(dst []byte, tc *fastjson.Value) ([]byte, *
 				return dst, invalid("tool_choice.name", "missing_required_parameter", "Missing required parameter: 'tool_choice.name'.")
 			}
 			dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
-			dst = tc.Get("name").MarshalTo(dst)
+			dst = appendJSON(dst, tc.Get("name"))
 			return append(dst, "}}"...), nil
 		case "allowed_tools":
 			// Chat has no allowed-subset form; the mode is kept and the subset widened to all tools.
 			mode := tc.Get("mode")
 			if mode != nil && mode.Type() == fastjson.TypeString {
 				dst = append(dst, `,"tool_choice":`...)
-				return mode.MarshalTo(dst), nil
+				return appendJSON(dst, mode), nil
 			}
 			return dst, nil
 		}
@@ -771,15 +771,15 @@ func appendFormat(dst []byte, f *fastjson.Value) ([]byte, *Error) {
 			return dst, invalid("text.format.schema", "missing_required_parameter", "Missing required parameter: 'text.format.schema'.")
 		}
 		dst = append(dst, `,"response_format":{"type":"json_schema","json_schema":{"name":`...)
-		dst = name.MarshalTo(dst)
+		dst = appendJSON(dst, name)
 		dst = append(dst, `,"schema":`...)
-		dst = schema.MarshalTo(dst)
+		dst = appendJSON(dst, schema)
 		for _, k := range [...]string{"strict", "description"} {
 			if kv := f.Get(k); kv != nil && kv.Type() != fastjson.TypeNull {
 				dst = append(dst, ',', '"')
 				dst = append(dst, k...)
 				dst = append(dst, '"', ':')
-				dst = kv.MarshalTo(dst)
+				dst = appendJSON(dst, kv)
 			}
 		}
 		return append(dst, "}}"...), nil
@@ -795,7 +795,7 @@ func (t *Translator) buildEcho(v *fastjson.Value) {
 		b = append(b, key...)
 		b = append(b, '"', ':')
 		if fv := v.Get(key); fv != nil && fv.Type() != fastjson.TypeNull {
-			b = fv.MarshalTo(b)
+			b = appendJSON(b, fv)
 		} else {
 			b = append(b, def...)
 		}
@@ -808,13 +808,13 @@ func (t *Translator) buildEcho(v *fastjson.Value) {
 	raw("prompt_cache_key", "null")
 	b = append(b, `,"reasoning":{"effort":`...)
 	if e := v.Get("reasoning", "effort"); e != nil && e.Type() == fastjson.TypeString {
-		b = e.MarshalTo(b)
+		b = appendJSON(b, e)
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"summary":`...)
 	if s := v.Get("reasoning", "summary"); s != nil && s.Type() == fastjson.TypeString {
-		b = s.MarshalTo(b)
+		b = appendJSON(b, s)
 	} else {
 		b = append(b, "null"...)
 	}
@@ -829,4 +829,36 @@ func (t *Translator) buildEcho(v *fastjson.Value) {
 	b = append(b, `,"truncation":"disabled"`...)
 	raw("user", "null")
 	t.echo = b
+}
+
+// appendJSON re-renders a parsed value. Strings go through the one JSON escaper of router/openai
+// (fastjson's own escapes through strconv, several times slower on large tool schemas).
+func appendJSON(dst []byte, v *fastjson.Value) []byte {
+	switch v.Type() {
+	case fastjson.TypeString:
+		return openai.AppendJSONString(dst, v.GetStringBytes())
+	case fastjson.TypeObject:
+		dst = append(dst, '{')
+		first := true
+		v.GetObject().Visit(func(k []byte, e *fastjson.Value) {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = openai.AppendJSONString(dst, k)
+			dst = append(dst, ':')
+			dst = appendJSON(dst, e)
+		})
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		dst = append(dst, '[')
+		for i, e := range v.GetArray() {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSON(dst, e)
+		}
+		return append(dst, ']')
+	}
+	return v.MarshalTo(dst)
 }
