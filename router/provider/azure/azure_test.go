@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchyard-dev/switchyard/internal/mockcloud"
 	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/provider"
 )
@@ -74,5 +75,37 @@ data: [DONE]
 	}
 	if len(got) != 2 || !strings.Contains(got[0], `"Hi"`) || !strings.Contains(got[1], `"usage"`) {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A Responses body with store:false goes to Azure with store:true (Azure refuses false); the
+// mock, which refuses store:false as Azure does, answers 200.
+func TestResponsesStoreTrue(t *testing.T) {
+	s, err := mockcloud.Start(mockcloud.Options{Provider: mockcloud.Azure, APIKey: "az"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, err := New(config.Upstream{BaseURL: s.URL(), API: "v1", Auth: config.Auth{APIKey: "az"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ResponsesMode("dep") != provider.ResponsesNative {
+		t.Fatal("mode")
+	}
+	var req fasthttp.Request
+	var resp fasthttp.Response
+	body := []byte(`{"model":"dep","input":"hi","store":false,"include":["reasoning.encrypted_content"]}`)
+	if err := a.Prepare(&req, &provider.Call{Endpoint: provider.Responses, Model: "dep", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	if string(body) != `{"model":"dep","input":"hi","store":false,"include":["reasoning.encrypted_content"]}` {
+		t.Fatal("Prepare modified the caller's body")
+	}
+	if err := fasthttp.Do(&req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != 200 || !strings.Contains(string(s.LastRequest().Body), `"store":true`) {
+		t.Fatalf("%d %s", resp.StatusCode(), resp.Body())
 	}
 }
