@@ -199,3 +199,57 @@ func TestCodexThroughTranslation(t *testing.T) {
 		})
 	}
 }
+
+// A translated stream the upstream cuts mid-way ends with response.failed (never a bare cut),
+// and a JSON request comes back as a complete Response object with usage.
+func TestTranslatedCutAndJSON(t *testing.T) {
+	br, err := mockcloud.Start(mockcloud.Options{Provider: mockcloud.Bedrock, APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	for _, api := range []string{"", "converse"} {
+		a, err := bedrock.New(config.Upstream{BaseURL: br.URL(), Region: "us-east-1", API: api, Auth: config.Auth{BearerToken: "k"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := serve(t, &translatingProxy{a: a, model: "openai.gpt-oss-120b-1:0", client: upstreamClient}) + "/v1/responses"
+
+		status, body := postJSON(t, url, `{"model":"gpt-oss-120b","input":"hello there"}`)
+		if status != 200 || !strings.Contains(body, `"status":"completed"`) || !strings.Contains(body, `"text":"You said: hello there"`) || !strings.Contains(body, `"total_tokens":`) {
+			t.Fatalf("%s json: %d %s", api, status, body)
+		}
+		br.Inject(mockcloud.Fault{ResetAfterChunks: 3})
+		status, body = postJSON(t, url, `{"model":"gpt-oss-120b","input":"a longer prompt to cut","stream":true}`)
+		events := strings.Split(strings.TrimSpace(body), "\n\n")
+		last := events[len(events)-1]
+		if status != 200 || !strings.HasPrefix(last, "event: response.failed") || !strings.Contains(last, `"code":"server_error"`) {
+			t.Fatalf("%s cut: %d %s", api, status, body)
+		}
+		br.Inject(mockcloud.Fault{Status: 429, ResetAfterChunks: 3})
+		_, body = postJSON(t, url, `{"model":"gpt-oss-120b","input":"a longer prompt to throttle","stream":true}`)
+		if !strings.Contains(body, "event: response.failed") || !strings.Contains(body, `"code":"rate_limit_exceeded"`) {
+			t.Fatalf("%s in-stream 429: %s", api, body)
+		}
+		status, body = postJSON(t, url, `{"model":"gpt-oss-120b","input":"x","previous_response_id":"resp_1"}`)
+		if status != 400 || !strings.Contains(body, `"param":"previous_response_id"`) {
+			t.Fatalf("%s previous_response_id: %d %s", api, status, body)
+		}
+		a.Close()
+	}
+}
+
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.SetBodyString(body)
+	if err := fasthttp.DoTimeout(req, resp, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode(), string(resp.Body())
+}
