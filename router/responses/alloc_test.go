@@ -55,3 +55,20 @@ func TestTranslatorAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocs per request+answer", n)
 	}
 }
+
+// Codex's whole default request (39 KB, 17 tools incl. a namespace and web_search) translates
+// without allocating once the Translator has grown.
+func TestCodexRequestAllocs(t *testing.T) {
+	req := readFile(t, "testdata/request/codex_default.json")
+	var tr Translator
+	dst := make([]byte, 0, 64<<10)
+	run := func() {
+		if _, err := tr.AppendChatRequest(dst[:0], req, Options{Optional: DefaultOptional}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(50, run); n != 0 {
+		t.Fatalf("%.1f allocs per Codex request", n)
+	}
+}

@@ -101,8 +101,13 @@ type Translator struct {
 	names   []byte
 	echo    []byte // `,"instructions":…,"tools":[…],…` echoed in every Response object
 	scratch []byte
-	items   []byte // rendered output items
-	model   []byte
+	// re-rendering state (appendJSON): the output, one "first member" flag per open object, and
+	// the visitor made once
+	out   []byte
+	first []bool
+	visit func([]byte, *fastjson.Value)
+	items []byte // rendered output items
+	model []byte
 	// pending assistant message being built (so function_call items join its tool_calls)
 	asst       asstState
 	stream     bool
@@ -175,7 +180,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 	t.translated = true
 
 	dst = append(dst, `{"model":`...)
-	dst = appendJSON(dst, model)
+	dst = t.appendJSON(dst, model)
 	dst = append(dst, `,"messages":[`...)
 	start := len(dst)
 	if in := v.Get("instructions"); in != nil && in.Type() != fastjson.TypeNull {
@@ -184,7 +189,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 		}
 		if s := in.GetStringBytes(); len(s) > 0 {
 			dst = append(dst, `{"role":"system","content":`...)
-			dst = appendJSON(dst, in)
+			dst = t.appendJSON(dst, in)
 			dst = append(dst, '}')
 		}
 	}
@@ -196,7 +201,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 	case input.Type() == fastjson.TypeString:
 		dst = comma(dst, start)
 		dst = append(dst, `{"role":"user","content":`...)
-		dst = appendJSON(dst, input)
+		dst = t.appendJSON(dst, input)
 		dst = append(dst, '}')
 	case input.Type() == fastjson.TypeArray:
 		if dst, e = t.appendItems(dst, start, input.GetArray()); e != nil {
@@ -227,11 +232,11 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 				return dst, invalid("parallel_tool_calls", "invalid_type", "Invalid type for 'parallel_tool_calls': expected a boolean.")
 			}
 			dst = append(dst, `,"parallel_tool_calls":`...)
-			dst = appendJSON(dst, ptc)
+			dst = t.appendJSON(dst, ptc)
 		}
 	}
 	if text := v.Get("text"); text != nil && text.Type() == fastjson.TypeObject {
-		if dst, e = appendFormat(dst, text.Get("format")); e != nil {
+		if dst, e = t.appendFormat(dst, text.Get("format")); e != nil {
 			return dst, e
 		}
 	}
@@ -240,7 +245,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 			return dst, invalid("max_output_tokens", "invalid_value", "Invalid 'max_output_tokens': expected a positive integer.")
 		}
 		dst = append(dst, `,"max_completion_tokens":`...)
-		dst = appendJSON(dst, n)
+		dst = t.appendJSON(dst, n)
 	}
 	for _, f := range [...]struct {
 		key string
@@ -261,7 +266,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 		dst = append(dst, ',', '"')
 		dst = append(dst, f.key...)
 		dst = append(dst, '"', ':')
-		dst = appendJSON(dst, fv)
+		dst = t.appendJSON(dst, fv)
 		if f.key == "top_logprobs" {
 			dst = append(dst, `,"logprobs":true`...)
 		}
@@ -269,7 +274,7 @@ func (t *Translator) AppendChatRequest(dst, body []byte, o Options) ([]byte, err
 	if r := v.Get("reasoning"); r != nil && r.Type() == fastjson.TypeObject && !o.NoReasoningEffort {
 		if eff := r.Get("effort"); eff != nil && eff.Type() == fastjson.TypeString {
 			dst = append(dst, `,"reasoning_effort":`...)
-			dst = appendJSON(dst, eff)
+			dst = t.appendJSON(dst, eff)
 		}
 	}
 	if t.stream {
@@ -350,7 +355,7 @@ func (t *Translator) appendItems(dst []byte, start int, items []*fastjson.Value)
 			dst, e = t.appendCall(dst, start, it, i, typ[0] == 'c')
 		case "function_call_output", "custom_tool_call_output":
 			dst = t.closeAsst(dst)
-			dst, e = appendToolOutput(dst, start, it, i)
+			dst, e = t.appendToolOutput(dst, start, it, i)
 		case "reasoning":
 			// Reasoning items carry the model's own earlier thoughts, often encrypted for one
 			// provider; a chat upstream cannot take them back. Dropped, never an error.
@@ -391,7 +396,7 @@ func (t *Translator) appendMessage(dst []byte, start int, it *fastjson.Value, i 
 		dst = comma(dst, start)
 		dst = append(dst, `{"role":"assistant","content":`...)
 		var e *Error
-		if dst, e = appendJoinedText(dst, content, i); e != nil {
+		if dst, e = t.appendJoinedText(dst, content, i); e != nil {
 			return dst, e
 		}
 		t.asst = asstText
@@ -404,9 +409,9 @@ func (t *Translator) appendMessage(dst []byte, start int, it *fastjson.Value, i 
 	dst = append(dst, `","content":`...)
 	var e *Error
 	if string(role) == "user" {
-		dst, e = appendUserContent(dst, content, i)
+		dst, e = t.appendUserContent(dst, content, i)
 	} else {
-		dst, e = appendJoinedText(dst, content, i)
+		dst, e = t.appendJoinedText(dst, content, i)
 	}
 	if e != nil {
 		return dst, e
@@ -416,10 +421,10 @@ func (t *Translator) appendMessage(dst []byte, start int, it *fastjson.Value, i 
 
 // appendJoinedText writes a message content as one string: system and assistant messages take
 // text only, and some chat upstreams accept only a string there.
-func appendJoinedText(dst []byte, content *fastjson.Value, i int) ([]byte, *Error) {
+func (t *Translator) appendJoinedText(dst []byte, content *fastjson.Value, i int) ([]byte, *Error) {
 	switch content.Type() {
 	case fastjson.TypeString:
-		return appendJSON(dst, content), nil
+		return t.appendJSON(dst, content), nil
 	case fastjson.TypeArray:
 	default:
 		return dst, invalid(paramPath("input", i)+".content", "invalid_type", "Invalid type for 'content': expected a string or an array of content parts.")
@@ -430,7 +435,7 @@ func appendJoinedText(dst []byte, content *fastjson.Value, i int) ([]byte, *Erro
 			if e := textPart(parts[0], i, 0); e != nil {
 				return dst, e
 			}
-			return appendJSON(dst, s), nil
+			return t.appendJSON(dst, s), nil
 		}
 	}
 	// Several parts: unescape, join, escape once.
@@ -461,10 +466,10 @@ func textPart(p *fastjson.Value, i, j int) *Error {
 
 var roleSystem = []byte("system")
 
-func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Error) {
+func (t *Translator) appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Error) {
 	switch content.Type() {
 	case fastjson.TypeString:
-		return appendJSON(dst, content), nil
+		return t.appendJSON(dst, content), nil
 	case fastjson.TypeArray:
 	default:
 		return dst, invalid(paramPath("input", i)+".content", "invalid_type", "Invalid type for 'content': expected a string or an array of content parts.")
@@ -482,7 +487,7 @@ func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Err
 				return dst, invalid(param()+".text", "missing_required_parameter", "Missing required parameter: 'text' of a text part.")
 			}
 			dst = append(dst, `{"type":"text","text":`...)
-			dst = appendJSON(dst, s)
+			dst = t.appendJSON(dst, s)
 			dst = append(dst, '}')
 		case "input_image":
 			url := p.Get("image_url")
@@ -493,10 +498,10 @@ func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Err
 				return dst, invalid(param()+".image_url", "missing_required_parameter", "Missing required parameter: 'image_url' of an input_image part.")
 			}
 			dst = append(dst, `{"type":"image_url","image_url":{"url":`...)
-			dst = appendJSON(dst, url)
+			dst = t.appendJSON(dst, url)
 			if d := p.Get("detail"); d != nil && d.Type() == fastjson.TypeString {
 				dst = append(dst, `,"detail":`...)
-				dst = appendJSON(dst, d)
+				dst = t.appendJSON(dst, d)
 			}
 			dst = append(dst, "}}"...)
 		case "input_file":
@@ -511,7 +516,7 @@ func appendUserContent(dst []byte, content *fastjson.Value, i int) ([]byte, *Err
 					dst = append(dst, '"')
 					dst = append(dst, k...)
 					dst = append(dst, '"', ':')
-					dst = appendJSON(dst, fv)
+					dst = t.appendJSON(dst, fv)
 				}
 			}
 			if n == 0 {
@@ -539,12 +544,12 @@ func (t *Translator) appendCall(dst []byte, start int, it *fastjson.Value, i int
 	}
 	dst = t.openToolCall(dst, start)
 	dst = append(dst, `{"id":`...)
-	dst = appendJSON(dst, callID)
+	dst = t.appendJSON(dst, callID)
 	dst = append(dst, `,"type":"function","function":{"name":`...)
 	if ns := it.GetStringBytes("namespace"); len(ns) > 0 {
 		dst = appendNamespaced(dst, ns, name.GetStringBytes())
 	} else {
-		dst = appendJSON(dst, name)
+		dst = t.appendJSON(dst, name)
 	}
 	dst = append(dst, `,"arguments":`...)
 	if custom {
@@ -554,7 +559,7 @@ func (t *Translator) appendCall(dst []byte, start int, it *fastjson.Value, i int
 		}
 		// arguments is a JSON string holding {"input": <input>}: escape the object once more.
 		t.scratch = append(t.scratch[:0], `{"input":`...)
-		t.scratch = appendJSON(t.scratch, in)
+		t.scratch = t.appendJSON(t.scratch, in)
 		t.scratch = append(t.scratch, '}')
 		dst = openai.AppendJSONString(dst, t.scratch)
 	} else {
@@ -562,7 +567,7 @@ func (t *Translator) appendCall(dst []byte, start int, it *fastjson.Value, i int
 		if args == nil || args.Type() != fastjson.TypeString {
 			return dst, invalid(paramPath("input", i)+".arguments", "missing_required_parameter", "Missing required parameter: 'arguments'.")
 		}
-		dst = appendJSON(dst, args)
+		dst = t.appendJSON(dst, args)
 	}
 	return append(dst, "}}"...), nil
 }
@@ -577,7 +582,7 @@ func appendNamespaced(dst, ns, name []byte) []byte {
 	return append(dst, '"')
 }
 
-func appendToolOutput(dst []byte, start int, it *fastjson.Value, i int) ([]byte, *Error) {
+func (t *Translator) appendToolOutput(dst []byte, start int, it *fastjson.Value, i int) ([]byte, *Error) {
 	callID := it.Get("call_id")
 	if callID == nil || callID.Type() != fastjson.TypeString {
 		return dst, invalid(paramPath("input", i)+".call_id", "missing_required_parameter", "Missing required parameter: 'call_id'.")
@@ -588,11 +593,11 @@ func appendToolOutput(dst []byte, start int, it *fastjson.Value, i int) ([]byte,
 	}
 	dst = comma(dst, start)
 	dst = append(dst, `{"role":"tool","tool_call_id":`...)
-	dst = appendJSON(dst, callID)
+	dst = t.appendJSON(dst, callID)
 	dst = append(dst, `,"content":`...)
 	switch out.Type() {
 	case fastjson.TypeString:
-		dst = appendJSON(dst, out)
+		dst = t.appendJSON(dst, out)
 	case fastjson.TypeArray:
 		// Text parts only, joined into one string: some chat upstreams take nothing else in a
 		// tool message.
@@ -610,9 +615,9 @@ func appendToolOutput(dst []byte, start int, it *fastjson.Value, i int) ([]byte,
 	default:
 		// Codex's failure shape {"content": "...", "success": false} and anything else: as JSON text.
 		if c := out.Get("content"); c != nil && c.Type() == fastjson.TypeString {
-			dst = appendJSON(dst, c)
+			dst = t.appendJSON(dst, c)
 		} else {
-			dst = openai.AppendJSONString(dst, appendJSON(nil, out))
+			dst = openai.AppendJSONString(dst, t.appendJSON(nil, out))
 		}
 	}
 	return append(dst, '}'), nil
@@ -630,7 +635,7 @@ func (t *Translator) appendTools(dst []byte, tools *fastjson.Value, o Options) (
 		switch string(typ) {
 		case "function", "custom":
 			var e *Error
-			if dst, e = t.appendTool(dst, start, tool, nil, paramPath("tools", i)); e != nil {
+			if dst, e = t.appendTool(dst, start, tool, nil, i, -1); e != nil {
 				return dst, false, e
 			}
 		case "namespace":
@@ -640,7 +645,7 @@ func (t *Translator) appendTools(dst []byte, tools *fastjson.Value, o Options) (
 			}
 			for j, inner := range tool.GetArray("tools") {
 				var e *Error
-				if dst, e = t.appendTool(dst, start, inner, ns, paramPath("tools", i)+paramPath(".tools", j)); e != nil {
+				if dst, e = t.appendTool(dst, start, inner, ns, i, j); e != nil {
 					return dst, false, e
 				}
 			}
@@ -666,14 +671,20 @@ func (t *Translator) appendTools(dst []byte, tools *fastjson.Value, o Options) (
 
 // appendTool writes one function or custom tool as a chat function and records how to map its
 // calls back.
-func (t *Translator) appendTool(dst []byte, start int, tool *fastjson.Value, ns []byte, param string) ([]byte, *Error) {
+func (t *Translator) appendTool(dst []byte, start int, tool *fastjson.Value, ns []byte, i, j int) ([]byte, *Error) {
+	param := func() string { // tools[i], or tools[i].tools[j] inside a namespace; built only on error
+		if j < 0 {
+			return paramPath("tools", i)
+		}
+		return paramPath("tools", i) + paramPath(".tools", j)
+	}
 	typ := string(tool.GetStringBytes("type"))
 	name := tool.Get("name")
 	if name == nil || name.Type() != fastjson.TypeString || len(name.GetStringBytes()) == 0 {
-		return dst, invalid(param+".name", "missing_required_parameter", "Missing required parameter: 'name' of a tool.")
+		return dst, invalid(param()+".name", "missing_required_parameter", "Missing required parameter: 'name' of a tool.")
 	}
 	if typ != "function" && typ != "custom" {
-		return dst, unsupported(param+".type", "Tool type '"+typ+"' cannot be sent to a chat completions upstream.")
+		return dst, unsupported(param()+".type", "Tool type '"+typ+"' cannot be sent to a chat completions upstream.")
 	}
 	dst = comma(dst, start)
 	dst = append(dst, `{"type":"function","function":{"name":`...)
@@ -683,7 +694,7 @@ func (t *Translator) appendTool(dst []byte, start int, tool *fastjson.Value, ns 
 		dst = appendNamespaced(dst, ns, name.GetStringBytes())
 		t.tools = append(t.tools, toolEntry{chat: chat, ns: t.addName(ns), name: t.addName(name.GetStringBytes()), custom: typ == "custom"})
 	} else {
-		dst = appendJSON(dst, name)
+		dst = t.appendJSON(dst, name)
 		if typ == "custom" {
 			n := t.addName(name.GetStringBytes())
 			t.tools = append(t.tools, toolEntry{chat: n, name: n, custom: true})
@@ -691,16 +702,16 @@ func (t *Translator) appendTool(dst []byte, start int, tool *fastjson.Value, ns 
 	}
 	if d := tool.Get("description"); d != nil && d.Type() == fastjson.TypeString {
 		dst = append(dst, `,"description":`...)
-		dst = appendJSON(dst, d)
+		dst = t.appendJSON(dst, d)
 	}
 	if typ == "function" {
 		if p := tool.Get("parameters"); p != nil && p.Type() != fastjson.TypeNull {
 			dst = append(dst, `,"parameters":`...)
-			dst = appendJSON(dst, p)
+			dst = t.appendJSON(dst, p)
 		}
 		if s := tool.Get("strict"); s != nil && (s.Type() == fastjson.TypeTrue || s.Type() == fastjson.TypeFalse) {
 			dst = append(dst, `,"strict":`...)
-			dst = appendJSON(dst, s)
+			dst = t.appendJSON(dst, s)
 		}
 		return append(dst, "}}"...), nil
 	}
@@ -726,7 +737,7 @@ func (t *Translator) appendToolChoice(dst []byte, tc *fastjson.Value) ([]byte, *
 		switch string(tc.GetStringBytes()) {
 		case "auto", "none", "required":
 			dst = append(dst, `,"tool_choice":`...)
-			return appendJSON(dst, tc), nil
+			return t.appendJSON(dst, tc), nil
 		}
 		return dst, invalid("tool_choice", "invalid_value", "Invalid 'tool_choice': expected auto, none, required or an object.")
 	case fastjson.TypeObject:
@@ -737,14 +748,14 @@ func (t *Translator) appendToolChoice(dst []byte, tc *fastjson.Value) ([]byte, *
 				return dst, invalid("tool_choice.name", "missing_required_parameter", "Missing required parameter: 'tool_choice.name'.")
 			}
 			dst = append(dst, `,"tool_choice":{"type":"function","function":{"name":`...)
-			dst = appendJSON(dst, tc.Get("name"))
+			dst = t.appendJSON(dst, tc.Get("name"))
 			return append(dst, "}}"...), nil
 		case "allowed_tools":
 			// Chat has no allowed-subset form; the mode is kept and the subset widened to all tools.
 			mode := tc.Get("mode")
 			if mode != nil && mode.Type() == fastjson.TypeString {
 				dst = append(dst, `,"tool_choice":`...)
-				return appendJSON(dst, mode), nil
+				return t.appendJSON(dst, mode), nil
 			}
 			return dst, nil
 		}
@@ -753,7 +764,7 @@ func (t *Translator) appendToolChoice(dst []byte, tc *fastjson.Value) ([]byte, *
 	return dst, invalid("tool_choice", "invalid_type", "Invalid type for 'tool_choice'.")
 }
 
-func appendFormat(dst []byte, f *fastjson.Value) ([]byte, *Error) {
+func (t *Translator) appendFormat(dst []byte, f *fastjson.Value) ([]byte, *Error) {
 	if f == nil || f.Type() == fastjson.TypeNull {
 		return dst, nil
 	}
@@ -771,15 +782,15 @@ func appendFormat(dst []byte, f *fastjson.Value) ([]byte, *Error) {
 			return dst, invalid("text.format.schema", "missing_required_parameter", "Missing required parameter: 'text.format.schema'.")
 		}
 		dst = append(dst, `,"response_format":{"type":"json_schema","json_schema":{"name":`...)
-		dst = appendJSON(dst, name)
+		dst = t.appendJSON(dst, name)
 		dst = append(dst, `,"schema":`...)
-		dst = appendJSON(dst, schema)
+		dst = t.appendJSON(dst, schema)
 		for _, k := range [...]string{"strict", "description"} {
 			if kv := f.Get(k); kv != nil && kv.Type() != fastjson.TypeNull {
 				dst = append(dst, ',', '"')
 				dst = append(dst, k...)
 				dst = append(dst, '"', ':')
-				dst = appendJSON(dst, kv)
+				dst = t.appendJSON(dst, kv)
 			}
 		}
 		return append(dst, "}}"...), nil
@@ -795,7 +806,7 @@ func (t *Translator) buildEcho(v *fastjson.Value) {
 		b = append(b, key...)
 		b = append(b, '"', ':')
 		if fv := v.Get(key); fv != nil && fv.Type() != fastjson.TypeNull {
-			b = appendJSON(b, fv)
+			b = t.appendJSON(b, fv)
 		} else {
 			b = append(b, def...)
 		}
@@ -808,13 +819,13 @@ func (t *Translator) buildEcho(v *fastjson.Value) {
 	raw("prompt_cache_key", "null")
 	b = append(b, `,"reasoning":{"effort":`...)
 	if e := v.Get("reasoning", "effort"); e != nil && e.Type() == fastjson.TypeString {
-		b = appendJSON(b, e)
+		b = t.appendJSON(b, e)
 	} else {
 		b = append(b, "null"...)
 	}
 	b = append(b, `,"summary":`...)
 	if s := v.Get("reasoning", "summary"); s != nil && s.Type() == fastjson.TypeString {
-		b = appendJSON(b, s)
+		b = t.appendJSON(b, s)
 	} else {
 		b = append(b, "null"...)
 	}
@@ -832,33 +843,46 @@ func (t *Translator) buildEcho(v *fastjson.Value) {
 }
 
 // appendJSON re-renders a parsed value. Strings go through the one JSON escaper of router/openai
-// (fastjson's own escapes through strconv, several times slower on large tool schemas).
-func appendJSON(dst []byte, v *fastjson.Value) []byte {
+// (fastjson's own escapes through strconv, several times slower on large tool schemas). Objects are
+// walked with one visitor closure made once per Translator, so re-rendering allocates nothing.
+func (t *Translator) appendJSON(dst []byte, v *fastjson.Value) []byte {
+	t.out = dst
+	t.render(v)
+	return t.out
+}
+
+func (t *Translator) render(v *fastjson.Value) {
 	switch v.Type() {
 	case fastjson.TypeString:
-		return openai.AppendJSONString(dst, v.GetStringBytes())
+		t.out = openai.AppendJSONString(t.out, v.GetStringBytes())
 	case fastjson.TypeObject:
-		dst = append(dst, '{')
-		first := true
-		v.GetObject().Visit(func(k []byte, e *fastjson.Value) {
-			if !first {
-				dst = append(dst, ',')
+		if t.visit == nil {
+			t.visit = func(k []byte, e *fastjson.Value) {
+				if top := len(t.first) - 1; t.first[top] {
+					t.first[top] = false
+				} else {
+					t.out = append(t.out, ',')
+				}
+				t.out = openai.AppendJSONString(t.out, k)
+				t.out = append(t.out, ':')
+				t.render(e)
 			}
-			first = false
-			dst = openai.AppendJSONString(dst, k)
-			dst = append(dst, ':')
-			dst = appendJSON(dst, e)
-		})
-		return append(dst, '}')
+		}
+		t.out = append(t.out, '{')
+		t.first = append(t.first, true)
+		v.GetObject().Visit(t.visit)
+		t.first = t.first[:len(t.first)-1]
+		t.out = append(t.out, '}')
 	case fastjson.TypeArray:
-		dst = append(dst, '[')
+		t.out = append(t.out, '[')
 		for i, e := range v.GetArray() {
 			if i > 0 {
-				dst = append(dst, ',')
+				t.out = append(t.out, ',')
 			}
-			dst = appendJSON(dst, e)
+			t.render(e)
 		}
-		return append(dst, ']')
+		t.out = append(t.out, ']')
+	default:
+		t.out = v.MarshalTo(t.out)
 	}
-	return v.MarshalTo(dst)
 }
