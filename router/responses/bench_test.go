@@ -73,3 +73,19 @@ func readFileB(b *testing.B, p string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// BenchmarkStreamEventRelayBaseline is what relaying the same chunk natively costs (framing it as
+// SSE), the baseline BenchmarkStreamEvent is read against in the same run.
+func BenchmarkStreamEventRelayBaseline(b *testing.B) {
+	chunk := []byte(`{"id":"chatcmpl-9","object":"chat.completion.chunk","created":1700000000,"model":"gpt-oss-120b","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":" token"},"logprobs":null,"finish_reason":null}],"usage":null}`)
+	dst := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		out := append(dst[:0], "data: "...)
+		out = append(out, chunk...)
+		out = append(out, "\n\n"...)
+		if len(out) == 0 {
+			b.Fatal("empty")
+		}
+	}
+}
