@@ -65,8 +65,10 @@ func New(u config.Upstream) (*Adapter, error) {
 		for ep := provider.ChatCompletions; ep <= provider.Embeddings; ep++ {
 			us[ep] = base + "/openai/deployments/" + url.PathEscape(dep) + "/" + ep.Suffix() + q
 		}
-		// The Responses API is not deployment-scoped.
-		us[provider.Responses] = base + "/openai/responses" + q
+		// The Responses API is not deployment-scoped, and the GA api-versions of the classic
+		// form predate it: Responses always go to the v1 surface (model = deployment name, which
+		// the router has put in the body), on every resource. docs/responses.md.
+		us[provider.Responses] = base + "/openai/v1/responses"
 		a.deployURLs[dep] = us
 	}
 	return a, nil
@@ -80,9 +82,9 @@ func (a *Adapter) Supports(ep provider.Endpoint) bool {
 	return ep >= provider.ChatCompletions && ep <= provider.Responses
 }
 
-// ResponsesMode implements provider.Adapter: Azure serves Responses natively, on the v1 surface
-// (/openai/v1/responses, the deployment name in "model") and on the classic one
-// (/openai/responses?api-version=…).
+// ResponsesMode implements provider.Adapter: Azure serves Responses natively on the v1 surface
+// (/openai/v1/responses, the deployment name in "model"), whichever URL form the upstream uses
+// for its other endpoints.
 func (a *Adapter) ResponsesMode(string) provider.ResponsesMode { return provider.ResponsesNative }
 
 var storeBuf = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}

@@ -109,3 +109,18 @@ func TestResponsesStoreTrue(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode(), resp.Body())
 	}
 }
+
+// An upstream on the classic URL form still sends Responses to the v1 surface.
+func TestClassicResponsesURL(t *testing.T) {
+	a, err := New(config.Upstream{BaseURL: "https://acme.openai.azure.com", Auth: config.Auth{APIKey: "k"}, Models: map[string]string{"gpt-4o": "gpt4o"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req fasthttp.Request
+	if err := a.Prepare(&req, &provider.Call{Endpoint: provider.Responses, Model: "gpt4o", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if u := req.URI().String(); u != "https://acme.openai.azure.com/openai/v1/responses" {
+		t.Fatalf("url %s", u)
+	}
+}
