@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
 )
 
 // This file is Azure OpenAI (§2): the classic deployment-scoped paths with a required api-version,
@@ -85,7 +86,22 @@ func (s *Server) handleAzure(ctx *fasthttp.RequestCtx) {
 		s.writeError(ctx, styleAzure, apiErr{kind: errFault, fault: f})
 		return
 	}
+	if ep == epResponses && rejectsStoreFalse(ctx.PostBody()) {
+		// Azure's Responses API refuses store:false (codex-rs core/src/client.rs documents it and
+		// sends store:true to Azure); the mock does the same, so the adapter's fix is tested.
+		s.writeError(ctx, styleAzure, apiErr{kind: errBadRequest, status: 400, param: "store",
+			msg: "store=false is not supported for this resource; set store to true."})
+		return
+	}
 	s.serveOpenAIShaped(ctx, styleAzure, ep, dep, dep == "", f)
+}
+
+// rejectsStoreFalse reports whether a Responses body sets store to false.
+func rejectsStoreFalse(body []byte) bool {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	v, err := p.ParseBytes(body)
+	return err == nil && v.Get("store") != nil && v.Get("store").Type() == fastjson.TypeFalse
 }
 
 func setAzureHeaders(ctx *fasthttp.RequestCtx) {

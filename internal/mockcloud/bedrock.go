@@ -30,9 +30,14 @@ func (s *Server) handleBedrock(ctx *fasthttp.RequestCtx) {
 		modelID string
 		op      string
 	)
+	service := "bedrock"
 	switch {
 	case post && rawPath == "/openai/v1/chat/completions":
 		op = "openai"
+	case post && (rawPath == "/openai/v1/responses" || rawPath == "/v1/responses"):
+		// Bedrock Mantle (bedrock-mantle.{region}.api.aws), served by the same mock: its own
+		// SigV4 service name, OpenAI's Responses API.
+		op, service = "mantle", "bedrock-mantle"
 	case post && strings.HasPrefix(rawPath, "/model/"):
 		seg := strings.Split(strings.TrimPrefix(rawPath, "/model/"), "/")
 		if len(seg) != 2 || (seg[1] != "converse" && seg[1] != "converse-stream") {
@@ -50,7 +55,7 @@ func (s *Server) handleBedrock(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.record(ctx)
-	if e := s.bedrock.verify(ctx); e != nil {
+	if e := s.bedrock.verify(ctx, service); e != nil {
 		writeAWSError(ctx, e)
 		return
 	}
@@ -58,9 +63,9 @@ func (s *Server) handleBedrock(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	streaming := op == "converse-stream" || (op == "openai" && isStreamBody(ctx.PostBody()))
+	streaming := op == "converse-stream" || ((op == "openai" || op == "mantle") && isStreamBody(ctx.PostBody()))
 	if hasFaultStatus(f) && !(f.ResetAfterChunks > 0 && streaming) {
-		if op == "openai" {
+		if op == "openai" || op == "mantle" {
 			writeOpenAIFault(ctx, f)
 		} else {
 			writeAWSError(ctx, bedrockFault(f))
@@ -69,6 +74,10 @@ func (s *Server) handleBedrock(ctx *fasthttp.RequestCtx) {
 	}
 	if op == "openai" {
 		s.serveOpenAIShaped(ctx, styleBedrockOpenAI, epChat, "", true, f)
+		return
+	}
+	if op == "mantle" {
+		s.serveOpenAIShaped(ctx, styleBedrockOpenAI, epResponses, "", true, f)
 		return
 	}
 	r, err := parseConverse(ctx.PostBody())
@@ -169,19 +178,40 @@ func parseConverse(body []byte) (*genReq, error) {
 	for _, sys := range v.GetArray("system") {
 		r.promptChars += len(sys.GetStringBytes("text"))
 	}
+	names := map[string]string{} // toolUseId → tool name
 	for i, m := range msgs {
 		role := string(m.GetStringBytes("role"))
 		if i == 0 && role != "user" {
 			return nil, converseError("A conversation must start with a user message. Try again with a conversation that starts with a user message.")
 		}
 		var text strings.Builder
+		var result *string
+		resultName := ""
 		for _, c := range m.GetArray("content") {
 			text.Write(c.GetStringBytes("text"))
+			if tu := c.Get("toolUse"); tu != nil {
+				names[string(tu.GetStringBytes("toolUseId"))] = string(tu.GetStringBytes("name"))
+			}
+			if tr := c.Get("toolResult"); tr != nil {
+				var out strings.Builder
+				for _, rc := range tr.GetArray("content") {
+					out.Write(rc.GetStringBytes("text"))
+					if j := rc.Get("json"); j != nil {
+						out.WriteString(j.String())
+					}
+				}
+				s := out.String()
+				result, resultName = &s, names[string(tr.GetStringBytes("toolUseId"))]
+			}
 		}
 		r.promptChars += text.Len()
 		r.messages++
 		if role == "user" {
-			r.lastUser = text.String()
+			if result != nil && i == len(msgs)-1 {
+				r.toolResult, r.toolName = result, resultName
+			} else if result == nil {
+				r.lastUser = text.String()
+			}
 		}
 	}
 	r.maxTokens = v.GetInt("inferenceConfig", "maxTokens")
@@ -204,6 +234,7 @@ func parseConverse(body []byte) (*genReq, error) {
 			}
 		}
 	}
+	r.applyDirective()
 	return r, nil
 }
 
@@ -229,7 +260,7 @@ func (s *Server) serveConverse(ctx *fasthttp.RequestCtx, r *genReq) {
 		b = append(b, `,"name":`...)
 		b = appendJSONString(b, a.tool.name)
 		b = append(b, `,"input":`...)
-		b = append(b, a.tool.args...)
+		b = append(b, a.tool.chatArgs()...)
 		b = append(b, "}}"...)
 	} else {
 		b = append(b, `{"text":`...)

@@ -25,9 +25,14 @@ type answer struct {
 
 func (s *Server) makeAnswer(r *genReq) answer {
 	if r.tool != nil {
-		return answer{tool: r.tool, callID: callID(), finish: "tool_calls", pieces: splitArgs(r.tool.args)}
+		return answer{tool: r.tool, callID: callID(), finish: "tool_calls", pieces: splitArgs(r.tool.chatArgs())}
 	}
-	text := s.reply(r.lastUser)
+	var text string
+	if r.toolResult != nil {
+		text = toolReply(r.toolName, *r.toolResult)
+	} else {
+		text = s.reply(r.lastUser)
+	}
 	pieces := splitPieces(text)
 	a := answer{text: text, pieces: pieces, finish: "stop"}
 	if r.maxTokens > 0 && len(pieces) > r.maxTokens {
@@ -85,7 +90,7 @@ func appendChatMessage(b []byte, a *answer) []byte {
 		b = append(b, `,"type":"function","function":{"name":`...)
 		b = appendJSONString(b, a.tool.name)
 		b = append(b, `,"arguments":`...)
-		b = appendJSONString(b, a.tool.args)
+		b = appendJSONString(b, a.tool.chatArgs())
 		return append(b, `}}],"refusal":null,"annotations":[]}`...)
 	}
 	b = append(b, `{"role":"assistant","content":`...)

@@ -8,6 +8,17 @@
 // §1–§4. The servers are fasthttp servers bound to loopback only; streams are written event by event
 // with a flush after each, never buffered, because they are also the upstream in load benchmarks.
 //
+// Every cloud also serves the Responses API where the real one does (OpenAI /v1/responses, Azure
+// /openai/v1/responses, Bedrock Mantle /openai/v1/responses with SigV4 service bedrock-mantle,
+// Vertex …/endpoints/openapi/responses), and every dialect follows the agent-loop directive: when
+// the newest user text carries
+//
+//	[[call NAME {"json":"arguments"}]]   (or [[call NAME "raw input"]] for a freeform tool)
+//
+// the mock answers with that tool call (Responses function_call or custom_tool_call, chat
+// tool_calls, Converse toolUse), and when the newest input is the call's result it answers with
+// the text "Tool NAME returned: OUTPUT" (directive.go, docs/responses.md).
+//
 // Owned by the mockcloud package; a Server is safe for concurrent use by many clients and by the
 // test goroutine that injects faults.
 package mockcloud

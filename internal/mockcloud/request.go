@@ -25,7 +25,9 @@ var errBadJSON = &reqError{msg: "We could not parse the JSON body of your reques
 // forcedTool is the tool call the mock answers with when the request forces one.
 type forcedTool struct {
 	name string
-	args string // JSON object text
+	args string // JSON object text; the raw input when freeform
+	// freeform: the directive gave a string, the input of a custom tool (directive.go).
+	freeform bool
 }
 
 // genReq is what the mocks need from any generation request.
@@ -45,6 +47,25 @@ type genReq struct {
 	dims   int
 
 	instructions string // responses
+
+	// toolResult is set when the newest input is a tool's result: the mock answers by quoting it
+	// (directive.go). toolName names the call when the history tells.
+	toolResult *string
+	toolName   string
+	// custom lists the tools a Responses request declares as "custom" (freeform).
+	custom map[string]bool
+}
+
+// applyDirective lets a directive in the newest user text override the answer, unless the newest
+// input is a tool result (which is answered in text).
+func (r *genReq) applyDirective() {
+	if r.toolResult != nil {
+		r.tool = nil
+		return
+	}
+	if d := parseDirective(r.lastUser); d != nil {
+		r.tool = d
+	}
 }
 
 func (r *genReq) promptTokens() int { return estimateTokens(r.promptChars) + 3*r.messages }
@@ -90,12 +111,23 @@ func parseChat(body []byte, requireModel bool) (*genReq, error) {
 		}
 		return nil, &reqError{param: "messages", msg: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead."}
 	}
-	for _, m := range msgs {
+	names := map[string]string{} // tool_call_id → function name
+	for i, m := range msgs {
 		text := contentText(m.Get("content"))
 		r.promptChars += len(text)
 		r.messages++
-		if string(m.GetStringBytes("role")) == "user" {
+		switch string(m.GetStringBytes("role")) {
+		case "user":
 			r.lastUser = text
+		case "assistant":
+			for _, tc := range m.GetArray("tool_calls") {
+				names[string(tc.GetStringBytes("id"))] = string(tc.GetStringBytes("function", "name"))
+			}
+		case "tool":
+			if i == len(msgs)-1 {
+				r.toolResult = &text
+				r.toolName = names[string(m.GetStringBytes("tool_call_id"))]
+			}
 		}
 	}
 	r.stream = v.GetBool("stream")
@@ -105,6 +137,7 @@ func parseChat(body []byte, requireModel bool) (*genReq, error) {
 		r.maxTokens = v.GetInt("max_tokens")
 	}
 	r.tool = forcedOpenAITool(v, r.lastUser)
+	r.applyDirective()
 	return r, nil
 }
 
@@ -283,8 +316,22 @@ func parseResponses(body []byte) (*genReq, error) {
 		r.lastUser = string(in.GetStringBytes())
 		r.promptChars, r.messages = len(r.lastUser), 1
 	case in.Type() == fastjson.TypeArray:
-		for _, item := range in.GetArray() {
+		items := in.GetArray()
+		names := map[string]string{} // call_id → tool name
+		for i, item := range items {
 			t := string(item.GetStringBytes("type"))
+			switch t {
+			case "function_call", "custom_tool_call":
+				names[string(item.GetStringBytes("call_id"))] = string(item.GetStringBytes("name"))
+				continue
+			case "function_call_output", "custom_tool_call_output":
+				if i == len(items)-1 {
+					out := outputText(item.Get("output"))
+					r.toolResult = &out
+					r.toolName = names[string(item.GetStringBytes("call_id"))]
+				}
+				continue
+			}
 			if t != "" && t != "message" {
 				continue
 			}
@@ -302,5 +349,23 @@ func parseResponses(body []byte) (*genReq, error) {
 	r.promptChars += len(r.instructions)
 	r.stream = v.GetBool("stream")
 	r.maxTokens = v.GetInt("max_output_tokens")
+	for _, t := range v.GetArray("tools") {
+		if string(t.GetStringBytes("type")) == "custom" {
+			if r.custom == nil {
+				r.custom = map[string]bool{}
+			}
+			r.custom[string(t.GetStringBytes("name"))] = true
+		}
+	}
+	r.tool = forcedOpenAITool(v, r.lastUser)
+	r.applyDirective()
 	return r, nil
+}
+
+// outputText is the text of a function_call_output's output: a string, or its text parts.
+func outputText(v *fastjson.Value) string {
+	if v != nil && v.Type() == fastjson.TypeObject {
+		return string(v.GetStringBytes("content")) // Codex's failure shape
+	}
+	return contentText(v)
 }

@@ -1,6 +1,7 @@
 package mockcloud
 
 import (
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -54,8 +55,40 @@ func (rb *respBuilder) object(b []byte, status string) []byte {
 	return append(b, `,"user":null,"metadata":{}}`...)
 }
 
-// item appends the output message item; "in_progress" has no content yet.
+// item appends the output item: the message, or the tool call when the answer is one;
+// "in_progress" has no content (arguments, input) yet.
 func (rb *respBuilder) item(b []byte, status string) []byte {
+	if t := rb.a.tool; t != nil {
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, rb.msgID)
+		if rb.custom() {
+			b = append(b, `,"type":"custom_tool_call","status":`...)
+			b = appendJSONString(b, status)
+			b = append(b, `,"call_id":`...)
+			b = appendJSONString(b, rb.a.callID)
+			b = append(b, `,"name":`...)
+			b = appendJSONString(b, t.name)
+			b = append(b, `,"input":`...)
+			if status == "in_progress" {
+				return append(b, `""}`...)
+			}
+			b = appendJSONString(b, t.args)
+			return append(b, '}')
+		}
+		b = append(b, `,"type":"function_call","status":`...)
+		b = appendJSONString(b, status)
+		b = append(b, `,"arguments":`...)
+		if status == "in_progress" {
+			b = append(b, `""`...)
+		} else {
+			b = appendJSONString(b, t.chatArgs())
+		}
+		b = append(b, `,"call_id":`...)
+		b = appendJSONString(b, rb.a.callID)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, t.name)
+		return append(b, '}')
+	}
 	b = append(b, `{"id":`...)
 	b = appendJSONString(b, rb.msgID)
 	b = append(b, `,"type":"message","status":`...)
@@ -67,6 +100,9 @@ func (rb *respBuilder) item(b []byte, status string) []byte {
 	return append(b, "]}"...)
 }
 
+// custom reports whether the answer calls a tool the request declared as freeform (custom).
+func (rb *respBuilder) custom() bool { return rb.a.tool != nil && rb.r.custom[rb.a.tool.name] }
+
 func (rb *respBuilder) part(b []byte) []byte {
 	b = append(b, `{"type":"output_text","text":`...)
 	b = appendJSONString(b, rb.a.text)
@@ -74,9 +110,15 @@ func (rb *respBuilder) part(b []byte) []byte {
 }
 
 func (s *Server) serveResponses(ctx *fasthttp.RequestCtx, r *genReq, model string, f Fault) {
-	r.tool = nil // the mock answers Responses requests with text only
 	a := s.makeAnswer(r)
 	rb := &respBuilder{id: responseID(), msgID: messageID(), model: model, created: time.Now().Unix(), r: r, a: &a}
+	if a.tool != nil {
+		rb.msgID = randHex("fc_", 24)
+		if rb.custom() {
+			rb.msgID = randHex("ctc_", 24)
+			a.pieces = splitArgs(a.tool.args)
+		}
+	}
 	if !r.stream {
 		ctx.SetStatusCode(200)
 		ctx.SetContentType("application/json")
@@ -130,31 +172,38 @@ func (s *Server) serveResponses(ctx *fasthttp.RequestCtx, r *genReq, model strin
 		if !sw.emit(end(append(b, ','))) {
 			return
 		}
-		b = itemRef(ev("response.content_part.added"))
-		b = append(b, `"part":{"type":"output_text","text":"","annotations":[]},`...)
-		if !sw.emit(end(b)) {
-			return
-		}
-		for _, p := range a.pieces {
-			b = itemRef(ev("response.output_text.delta"))
-			b = append(b, `"delta":`...)
-			b = appendJSONString(b, p)
-			b = append(b, `,"logprobs":[],`...)
-			if !sw.emit(end(b)) {
+		if a.tool != nil {
+			ref := func(typ string) []byte {
+				b = ev(typ)
+				b = append(b, `"item_id":`...)
+				b = appendJSONString(b, rb.msgID)
+				return append(b, `,"output_index":0,`...)
+			}
+			delta, done, field := "response.function_call_arguments.delta", "response.function_call_arguments.done", "arguments"
+			if rb.custom() {
+				delta, done, field = "response.custom_tool_call_input.delta", "response.custom_tool_call_input.done", "input"
+			}
+			for _, p := range a.pieces {
+				b = ref(delta)
+				b = append(b, `"delta":`...)
+				b = appendJSONString(b, p)
+				if !sw.emit(end(append(b, ','))) {
+					return
+				}
+			}
+			b = ref(done)
+			b = append(b, '"')
+			b = append(b, field...)
+			b = append(b, `":`...)
+			b = appendJSONString(b, strings.Join(a.pieces, ""))
+			if !rb.custom() {
+				b = append(b, `,"name":`...)
+				b = appendJSONString(b, a.tool.name)
+			}
+			if !sw.emit(end(append(b, ','))) {
 				return
 			}
-		}
-		b = itemRef(ev("response.output_text.done"))
-		b = append(b, `"text":`...)
-		b = appendJSONString(b, a.text)
-		b = append(b, `,"logprobs":[],`...)
-		if !sw.emit(end(b)) {
-			return
-		}
-		b = itemRef(ev("response.content_part.done"))
-		b = append(b, `"part":`...)
-		b = rb.part(b)
-		if !sw.emit(end(append(b, ','))) {
+		} else if !rb.textEvents(sw, &b, ev, end, itemRef) {
 			return
 		}
 		b = ev("response.output_item.done")
@@ -168,4 +217,38 @@ func (s *Server) serveResponses(ctx *fasthttp.RequestCtx, r *genReq, model strin
 		b = rb.object(b, "completed")
 		sw.emit(end(append(b, ',')))
 	})
+}
+
+// textEvents emits the content part and text events of a message item.
+func (rb *respBuilder) textEvents(sw *streamer, bp *[]byte, ev func(string) []byte, end func([]byte) []byte, itemRef func([]byte) []byte) bool {
+	a := rb.a
+	b := *bp
+	defer func() { *bp = b }()
+	{
+		b = itemRef(ev("response.content_part.added"))
+		b = append(b, `"part":{"type":"output_text","text":"","annotations":[]},`...)
+		if !sw.emit(end(b)) {
+			return false
+		}
+		for _, p := range a.pieces {
+			b = itemRef(ev("response.output_text.delta"))
+			b = append(b, `"delta":`...)
+			b = appendJSONString(b, p)
+			b = append(b, `,"logprobs":[],`...)
+			if !sw.emit(end(b)) {
+				return false
+			}
+		}
+		b = itemRef(ev("response.output_text.done"))
+		b = append(b, `"text":`...)
+		b = appendJSONString(b, a.text)
+		b = append(b, `,"logprobs":[],`...)
+		if !sw.emit(end(b)) {
+			return false
+		}
+		b = itemRef(ev("response.content_part.done"))
+		b = append(b, `"part":`...)
+		b = rb.part(b)
+		return sw.emit(end(append(b, ',')))
+	}
 }

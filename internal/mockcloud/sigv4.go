@@ -215,9 +215,10 @@ func parseSigV4Header(h string) (*sigv4Auth, *awsErr) {
 	return a, nil
 }
 
-// verify checks the request's auth: a Bedrock API key as Bearer, or a SigV4 signature for
-// service "bedrock". It returns nil when the request may proceed.
-func (ba *bedrockAuth) verify(ctx *fasthttp.RequestCtx) *awsErr {
+// verify checks the request's auth: a Bedrock API key as Bearer, or a SigV4 signature scoped to
+// service ("bedrock" for bedrock-runtime, "bedrock-mantle" for the Mantle endpoint). It returns
+// nil when the request may proceed.
+func (ba *bedrockAuth) verify(ctx *fasthttp.RequestCtx, service string) *awsErr {
 	authz := string(ctx.Request.Header.Peek("Authorization"))
 	switch {
 	case authz == "":
@@ -235,8 +236,8 @@ func (ba *bedrockAuth) verify(ctx *fasthttp.RequestCtx) *awsErr {
 	if ba.akid == "" || a.akid != ba.akid {
 		return errUnrecognized
 	}
-	if a.service != "bedrock" {
-		return &awsErr{code: "InvalidSignatureException", status: 403, msg: "Credential should be scoped to correct service: 'bedrock'. ", coral: coralService}
+	if a.service != service {
+		return &awsErr{code: "InvalidSignatureException", status: 403, msg: "Credential should be scoped to correct service: '" + service + "'. ", coral: coralService}
 	}
 	amzDate := string(ctx.Request.Header.Peek("X-Amz-Date"))
 	t, err := time.Parse(amzDateLayout, amzDate)

@@ -329,18 +329,31 @@ func htmlEscape(s string) string {
 // isVertexChatPath matches /{v1|v1beta1}/projects/{p}/locations/{l}/endpoints/openapi/chat/completions.
 func isVertexChatPath(p string) bool {
 	seg := strings.Split(p, "/")
-	return len(seg) == 10 && seg[0] == "" && (seg[1] == "v1" || seg[1] == "v1beta1") &&
+	return len(seg) == 10 && isVertexOpenAPI(seg) && seg[8] == "chat" && seg[9] == "completions"
+}
+
+// isVertexResponsesPath matches /{v1|v1beta1}/projects/{p}/locations/{l}/endpoints/openapi/responses.
+func isVertexResponsesPath(p string) bool {
+	seg := strings.Split(p, "/")
+	return len(seg) == 9 && isVertexOpenAPI(seg) && seg[8] == "responses"
+}
+
+func isVertexOpenAPI(seg []string) bool {
+	return seg[0] == "" && (seg[1] == "v1" || seg[1] == "v1beta1") &&
 		seg[2] == "projects" && seg[3] != "" && seg[4] == "locations" && seg[5] != "" &&
-		seg[6] == "endpoints" && seg[7] == "openapi" && seg[8] == "chat" && seg[9] == "completions"
+		seg[6] == "endpoints" && seg[7] == "openapi"
 }
 
 func (s *Server) handleVertex(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
+	ep := epChat
 	switch {
 	case ctx.IsPost() && path == "/token":
 		s.serveToken(ctx)
 		return
 	case ctx.IsPost() && isVertexChatPath(path):
+	case ctx.IsPost() && isVertexResponsesPath(path):
+		ep = epResponses
 	default:
 		writeGoogle404(ctx, path)
 		return
@@ -358,7 +371,7 @@ func (s *Server) handleVertex(ctx *fasthttp.RequestCtx) {
 		writeVertexError(ctx, apiErr{kind: errFault, fault: f})
 		return
 	}
-	s.serveOpenAIShaped(ctx, styleVertex, epChat, "", true, f)
+	s.serveOpenAIShaped(ctx, styleVertex, ep, "", true, f)
 }
 
 // WithTokenURI returns a copy of a service-account JSON whose token_uri is tokenURL, so Google's

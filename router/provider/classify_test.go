@@ -58,3 +58,24 @@ func TestStreamErrorRetryable(t *testing.T) {
 		}
 	}
 }
+
+func TestParseResponsesMode(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		mode ResponsesMode
+		def  bool
+		err  bool
+	}{
+		{"", ResponsesUnsupported, true, false}, {"native", ResponsesNative, false, false},
+		{"translated", ResponsesTranslated, false, false}, {"off", ResponsesUnsupported, false, false},
+		{"sometimes", 0, false, true},
+	} {
+		m, def, err := ParseResponsesMode(c.in)
+		if m != c.mode || def != c.def || (err != nil) != c.err {
+			t.Errorf("ParseResponsesMode(%q) = %v, %v, %v", c.in, m, def, err)
+		}
+	}
+	if ResponsesTranslated.String() != "translated" || ResponsesMode(9).String() != "unknown" {
+		t.Error("String")
+	}
+}

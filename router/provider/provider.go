@@ -58,8 +58,15 @@ type Call struct {
 type Adapter interface {
 	// Provider names the cloud: "openai", "azure", "bedrock" or "vertex".
 	Provider() string
-	// Supports reports whether this upstream can serve the endpoint.
+	// Supports reports whether this upstream can serve the endpoint natively, i.e. whether
+	// Prepare accepts a Call with it. For Responses ask ResponsesMode: a chat-only upstream
+	// serves Responses translated (Supports(Responses) false, ResponsesMode Translated).
 	Supports(Endpoint) bool
+	// ResponsesMode says how this upstream serves the Responses API for one of its models
+	// (the upstream's own model id): natively (Prepare a Call with Endpoint Responses and the
+	// Responses body), translated (router/responses turns the request into Chat Completions and
+	// the router Prepares a ChatCompletions call), or not at all.
+	ResponsesMode(model string) ResponsesMode
 	// Prepare writes the method, URL, headers, auth and body of one attempt into
 	// req. It is called once per attempt, so signatures and tokens are fresh.
 	Prepare(req *fasthttp.Request, c *Call) error
@@ -78,6 +85,57 @@ type Adapter interface {
 	// Close stops background work (token refreshers). Safe to call twice.
 	Close() error
 }
+
+// ResponsesMode is how an upstream serves the Responses API for one model.
+type ResponsesMode uint8
+
+// The ways an upstream serves Responses.
+const (
+	// ResponsesUnsupported: the upstream cannot serve Responses for this model.
+	ResponsesUnsupported ResponsesMode = iota
+	// ResponsesNative: the cloud has a Responses endpoint for this model; bodies and events pass
+	// through (with the adapter's own fixes, such as Azure's store:true).
+	ResponsesNative
+	// ResponsesTranslated: the router translates to Chat Completions (router/responses).
+	ResponsesTranslated
+)
+
+var responsesModeNames = [...]string{"unsupported", "native", "translated"}
+
+func (m ResponsesMode) String() string {
+	if int(m) < len(responsesModeNames) {
+		return responsesModeNames[m]
+	}
+	return "unknown"
+}
+
+// ParseResponsesMode reads a config value: "native", "translated", "off", or "" (the
+// provider's default, reported as ok with mode ResponsesUnsupported and def true).
+func ParseResponsesMode(s string) (m ResponsesMode, def bool, err error) {
+	switch s {
+	case "":
+		return ResponsesUnsupported, true, nil
+	case "native":
+		return ResponsesNative, false, nil
+	case "translated":
+		return ResponsesTranslated, false, nil
+	case "off":
+		return ResponsesUnsupported, false, nil
+	}
+	return 0, false, fmt.Errorf("provider: responses mode %q (want native, translated or off)", s)
+}
+
+// WithResponsesMode returns a overriding the adapter's per-model default: every model of
+// that upstream is served in mode m (an operator's `responses:` setting). Every adapter can
+// Prepare both native Responses and chat calls, so any mode is valid for any adapter.
+func WithResponsesMode(a Adapter, m ResponsesMode) Adapter { return responsesOverride{a, m} }
+
+type responsesOverride struct {
+	Adapter
+	mode ResponsesMode
+}
+
+func (o responsesOverride) ResponsesMode(string) ResponsesMode { return o.mode }
 
 // Event and EventReader are router/openai's: adapters yield OpenAI-shaped
 // events, whatever their cloud sends.

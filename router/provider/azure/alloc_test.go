@@ -22,3 +22,15 @@ func TestPrepareAllocs(t *testing.T) {
 		}
 	}
 }
+
+// A native Responses attempt allocates nothing, also when store:false is rewritten.
+func TestPrepareResponsesAllocs(t *testing.T) {
+	a, _ := New(config.Upstream{BaseURL: "http://127.0.0.1:9", API: "v1", Auth: config.Auth{APIKey: "k"}})
+	var req fasthttp.Request
+	for _, body := range []string{`{"model":"d","input":"hi","store":false}`, `{"model":"d","input":"hi"}`} {
+		call := &provider.Call{Endpoint: provider.Responses, Model: "d", Body: []byte(body), Stream: true}
+		if n := testing.AllocsPerRun(500, func() { req.Reset(); a.Prepare(&req, call) }); n != 0 {
+			t.Fatalf("%s: %.1f allocs", body, n)
+		}
+	}
+}

@@ -9,12 +9,14 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchyard-dev/switchyard/router/config"
 	sse "github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/responses"
 )
 
 // Errors returned by New.
@@ -63,8 +65,10 @@ func New(u config.Upstream) (*Adapter, error) {
 		for ep := provider.ChatCompletions; ep <= provider.Embeddings; ep++ {
 			us[ep] = base + "/openai/deployments/" + url.PathEscape(dep) + "/" + ep.Suffix() + q
 		}
-		// The Responses API is not deployment-scoped.
-		us[provider.Responses] = base + "/openai/responses" + q
+		// The Responses API is not deployment-scoped, and the GA api-versions of the classic
+		// form predate it: Responses always go to the v1 surface (model = deployment name, which
+		// the router has put in the body), on every resource. docs/responses.md.
+		us[provider.Responses] = base + "/openai/v1/responses"
 		a.deployURLs[dep] = us
 	}
 	return a, nil
@@ -78,7 +82,16 @@ func (a *Adapter) Supports(ep provider.Endpoint) bool {
 	return ep >= provider.ChatCompletions && ep <= provider.Responses
 }
 
-// Prepare implements provider.Adapter.
+// ResponsesMode implements provider.Adapter: Azure serves Responses natively on the v1 surface
+// (/openai/v1/responses, the deployment name in "model"), whichever URL form the upstream uses
+// for its other endpoints.
+func (a *Adapter) ResponsesMode(string) provider.ResponsesMode { return provider.ResponsesNative }
+
+var storeBuf = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// Prepare implements provider.Adapter. A Responses body with "store": false is sent with
+// "store": true: Azure refuses store:false, and Codex does the same for Azure (codex-rs
+// core/src/client.rs; docs/responses.md "Azure and store").
 func (a *Adapter) Prepare(req *fasthttp.Request, c *provider.Call) error {
 	req.Header.SetMethod(fasthttp.MethodPost)
 	if a.v1 {
@@ -94,6 +107,16 @@ func (a *Adapter) Prepare(req *fasthttp.Request, c *provider.Call) error {
 	req.Header.Set(a.authName, a.authValue)
 	if c.Stream {
 		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+	}
+	if c.Endpoint == provider.Responses {
+		bp := storeBuf.Get().(*[]byte)
+		if body, changed := responses.ForceStore((*bp)[:0], c.Body); changed {
+			req.SetBody(body) // copies
+			*bp = body
+			storeBuf.Put(bp)
+			return nil
+		}
+		storeBuf.Put(bp)
 	}
 	req.SetBody(c.Body)
 	return nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchyard-dev/switchyard/internal/mockcloud"
 	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/provider"
 )
@@ -74,5 +75,52 @@ data: [DONE]
 	}
 	if len(got) != 2 || !strings.Contains(got[0], `"Hi"`) || !strings.Contains(got[1], `"usage"`) {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A Responses body with store:false goes to Azure with store:true (Azure refuses false); the
+// mock, which refuses store:false as Azure does, answers 200.
+func TestResponsesStoreTrue(t *testing.T) {
+	s, err := mockcloud.Start(mockcloud.Options{Provider: mockcloud.Azure, APIKey: "az"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a, err := New(config.Upstream{BaseURL: s.URL(), API: "v1", Auth: config.Auth{APIKey: "az"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ResponsesMode("dep") != provider.ResponsesNative {
+		t.Fatal("mode")
+	}
+	var req fasthttp.Request
+	var resp fasthttp.Response
+	body := []byte(`{"model":"dep","input":"hi","store":false,"include":["reasoning.encrypted_content"]}`)
+	if err := a.Prepare(&req, &provider.Call{Endpoint: provider.Responses, Model: "dep", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	if string(body) != `{"model":"dep","input":"hi","store":false,"include":["reasoning.encrypted_content"]}` {
+		t.Fatal("Prepare modified the caller's body")
+	}
+	if err := fasthttp.Do(&req, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode() != 200 || !strings.Contains(string(s.LastRequest().Body), `"store":true`) {
+		t.Fatalf("%d %s", resp.StatusCode(), resp.Body())
+	}
+}
+
+// An upstream on the classic URL form still sends Responses to the v1 surface.
+func TestClassicResponsesURL(t *testing.T) {
+	a, err := New(config.Upstream{BaseURL: "https://acme.openai.azure.com", Auth: config.Auth{APIKey: "k"}, Models: map[string]string{"gpt-4o": "gpt4o"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req fasthttp.Request
+	if err := a.Prepare(&req, &provider.Call{Endpoint: provider.Responses, Model: "gpt4o", Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if u := req.URI().String(); u != "https://acme.openai.azure.com/openai/v1/responses" {
+		t.Fatalf("url %s", u)
 	}
 }

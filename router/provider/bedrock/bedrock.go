@@ -46,8 +46,21 @@ var (
 	ErrStream      = errors.New("bedrock: corrupt event stream")
 )
 
-// Signing service name for bedrock-runtime (bedrock-mantle would be "bedrock-mantle").
-const signingService = "bedrock"
+// Signing service names: bedrock-runtime, and the Mantle endpoint that serves OpenAI's Responses
+// API (https://bedrock-mantle.{region}.api.aws/openai/v1/responses).
+const (
+	signingService       = "bedrock"
+	mantleSigningService = "bedrock-mantle"
+)
+
+// mantleRegions are the regions with a Mantle endpoint (codex-rs
+// model-provider/src/amazon_bedrock/mantle.rs lists the same twelve). Elsewhere Responses is
+// translated onto the runtime's chat endpoints.
+var mantleRegions = map[string]bool{
+	"us-east-1": true, "us-east-2": true, "us-west-2": true, "ap-southeast-3": true,
+	"ap-south-1": true, "ap-northeast-1": true, "eu-central-1": true, "eu-west-1": true,
+	"eu-west-2": true, "eu-south-1": true, "eu-north-1": true, "sa-east-1": true,
+}
 
 // credentialTimeout bounds one credential retrieval from the default AWS chain.
 const credentialTimeout = 10 * time.Second
@@ -61,6 +74,11 @@ type Adapter struct {
 	host     string // as sent in Host and signed: lowercase, no default port
 	basePath string // escaped path prefix of base_url, no trailing slash
 	region   string
+	// mantle is where native Responses go: bedrock-mantle.{region}.api.aws, or base_url itself
+	// when one is configured (a proxy or the mock serves both). mantleOK is false when the
+	// region has no Mantle endpoint or the upstream speaks Converse.
+	mantle   endpoint
+	mantleOK bool
 
 	bearer string // "Bearer <key>", or "" for SigV4
 	creds  aws.CredentialsProvider
@@ -98,6 +116,11 @@ func New(u config.Upstream) (*Adapter, error) {
 	}
 	if err := a.setBase(base); err != nil {
 		return nil, fmt.Errorf("%w: upstream %q: %v", ErrConfig, u.Name, err)
+	}
+	a.mantle = endpoint{a.scheme, a.host, a.basePath}
+	a.mantleOK = !a.converse && (u.BaseURL != "" || mantleRegions[u.Region])
+	if u.BaseURL == "" && a.mantleOK {
+		a.mantle = endpoint{"https", "bedrock-mantle." + u.Region + ".api.aws", ""}
 	}
 	a.public = reverseModels(u.Models)
 
@@ -140,6 +163,9 @@ func New(u config.Upstream) (*Adapter, error) {
 	}
 	return a, nil
 }
+
+// endpoint is one host the adapter sends to, as signed.
+type endpoint struct{ scheme, host, basePath string }
 
 type staticCredentials struct{ c aws.Credentials }
 
@@ -190,9 +216,20 @@ func reverseModels(m map[string]string) map[string]string {
 // Provider returns "bedrock".
 func (a *Adapter) Provider() string { return "bedrock" }
 
-// Supports reports true for chat completions only: the OpenAI-compatible
-// endpoint of bedrock-runtime and Converse both serve nothing else.
-func (a *Adapter) Supports(e provider.Endpoint) bool { return e == provider.ChatCompletions }
+// Supports reports true for chat completions (bedrock-runtime's OpenAI-compatible endpoint or
+// Converse) and, where the region has Mantle, Responses.
+func (a *Adapter) Supports(e provider.Endpoint) bool {
+	return e == provider.ChatCompletions || (e == provider.Responses && a.mantleOK)
+}
+
+// ResponsesMode is native on Mantle where the region has it (and the upstream is not a Converse
+// one), translated onto the chat endpoint or Converse otherwise.
+func (a *Adapter) ResponsesMode(string) provider.ResponsesMode {
+	if a.mantleOK {
+		return provider.ResponsesNative
+	}
+	return provider.ResponsesTranslated
+}
 
 // Ready is nil with a bearer key or static keys; with the default chain it
 // reports the last credential failure, until a retrieval succeeds again.
@@ -247,6 +284,9 @@ var parserPool fastjson.ParserPool
 // Prepare writes one attempt: URL, headers, body and auth (a fresh SigV4
 // signature each call). c.Body is copied; it is not kept.
 func (a *Adapter) Prepare(req *fasthttp.Request, c *provider.Call) error {
+	if c.Endpoint == provider.Responses {
+		return a.prepareMantle(req, c)
+	}
 	if !a.Supports(c.Endpoint) {
 		return fmt.Errorf("%w: %s", ErrUnsupported, c.Endpoint)
 	}
@@ -302,7 +342,40 @@ func (a *Adapter) Prepare(req *fasthttp.Request, c *provider.Call) error {
 		req.Header.Set(fasthttp.HeaderAuthorization, a.bearer)
 		return nil
 	}
-	return a.sign(req, string(path))
+	return a.sign(req, a.scheme, a.host, string(path), signingService)
+}
+
+// prepareMantle writes a native Responses attempt to the Mantle endpoint, signed for
+// bedrock-mantle (or with the Bedrock API key). Used whatever ResponsesMode says, so an
+// operator's override to native works where the default is translated.
+func (a *Adapter) prepareMantle(req *fasthttp.Request, c *provider.Call) error {
+	if a.converse {
+		return fmt.Errorf("%w: %s on a converse upstream", ErrUnsupported, c.Endpoint)
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	path := append((*bp)[:0], a.mantle.basePath...)
+	path = append(path, "/openai/v1/responses"...)
+	*bp = path
+	req.Header.SetMethod(fasthttp.MethodPost)
+	uri := req.URI()
+	uri.SetScheme(a.mantle.scheme)
+	uri.SetHost(a.mantle.host)
+	uri.SetPathBytes(path)
+	uri.SetQueryString("")
+	uri.DisablePathNormalizing = true
+	req.Header.SetContentType("application/json")
+	if c.Stream {
+		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
+	} else {
+		req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	}
+	req.SetBody(c.Body)
+	if a.bearer != "" {
+		req.Header.Set(fasthttp.HeaderAuthorization, a.bearer)
+		return nil
+	}
+	return a.sign(req, a.mantle.scheme, a.mantle.host, string(path), mantleSigningService)
 }
 
 // appendEscapedSegment percent-encodes s as one path segment the way the AWS
@@ -336,7 +409,7 @@ func appendID(dst []byte) []byte {
 // DecodeJSON returns body untouched in openai mode; in converse mode it
 // appends the chat.completion translation of a Converse answer to dst.
 func (a *Adapter) DecodeJSON(dst []byte, c *provider.Call, body []byte) ([]byte, error) {
-	if !a.converse {
+	if !a.converse || (c != nil && c.Endpoint == provider.Responses) {
 		return body, nil
 	}
 	p := parserPool.Get()
@@ -347,6 +420,9 @@ func (a *Adapter) DecodeJSON(dst []byte, c *provider.Call, body []byte) ([]byte,
 // Events reads a streamed answer: OpenAI SSE in openai mode, AWS event-stream
 // frames translated to chat.completion.chunk events in converse mode.
 func (a *Adapter) Events(c *provider.Call, body io.Reader) provider.EventReader {
+	if c != nil && c.Endpoint == provider.Responses {
+		return sse.AcquireSSEReader(body, false) // named events, no [DONE]
+	}
 	if !a.converse {
 		return sse.AcquireSSEReader(body, true)
 	}

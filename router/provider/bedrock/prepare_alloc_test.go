@@ -29,3 +29,21 @@ func TestPrepareBearerZeroAlloc(t *testing.T) {
 		t.Fatalf("%.1f allocs per Prepare", n)
 	}
 }
+
+// TestPrepareMantleBearerZeroAlloc: a native Responses attempt with an API key allocates nothing.
+func TestPrepareMantleBearerZeroAlloc(t *testing.T) {
+	a, err := New(config.Upstream{Region: "us-east-1", Auth: config.Auth{BearerToken: "k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	c := &provider.Call{Endpoint: provider.Responses, Model: "openai.gpt-oss-120b", Body: benchBody, Stream: true}
+	if n := testing.AllocsPerRun(200, func() {
+		if err := a.Prepare(req, c); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%.1f allocs per Prepare", n)
+	}
+}

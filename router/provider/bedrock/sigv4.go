@@ -22,16 +22,16 @@ import (
 // small one carrying exactly the headers to sign (content-type, host,
 // x-amz-date, x-amz-security-token) and copies the result back. See
 // docs/RATIONALE.md "Why sign Bedrock requests through net/http types?" for the cost.
-func (a *Adapter) sign(req *fasthttp.Request, path string) error {
+func (a *Adapter) sign(req *fasthttp.Request, scheme, host, path, service string) error {
 	creds, err := a.retrieve()
 	if err != nil {
 		return err
 	}
-	return signRequest(a.signer, creds, req, a.scheme, a.host, path, a.region, a.now())
+	return signRequest(a.signer, creds, req, scheme, host, path, a.region, service, a.now())
 }
 
 // signRequest is sign with every input explicit, for the test vectors.
-func signRequest(s *v4.Signer, creds aws.Credentials, req *fasthttp.Request, scheme, host, path, region string, t time.Time) error {
+func signRequest(s *v4.Signer, creds aws.Credentials, req *fasthttp.Request, scheme, host, path, region, service string, t time.Time) error {
 	sum := sha256.Sum256(req.Body())
 	hr := &http.Request{
 		Method: fasthttp.MethodPost,
@@ -42,7 +42,7 @@ func signRequest(s *v4.Signer, creds aws.Credentials, req *fasthttp.Request, sch
 		Host:   host,
 		Header: http.Header{"Content-Type": {string(req.Header.ContentType())}},
 	}
-	if err := s.SignHTTP(context.Background(), creds, hr, hex.EncodeToString(sum[:]), signingService, region, t); err != nil {
+	if err := s.SignHTTP(context.Background(), creds, hr, hex.EncodeToString(sum[:]), service, region, t); err != nil {
 		return fmt.Errorf("%w: sign: %v", ErrCredentials, err)
 	}
 	req.Header.Set("X-Amz-Date", hr.Header.Get("X-Amz-Date"))

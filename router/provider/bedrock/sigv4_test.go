@@ -64,7 +64,7 @@ func TestSigV4SessionTokenSigned(t *testing.T) {
 	req.SetBodyString(vecBody)
 	a, _ := New(config.Upstream{Region: "us-east-1", Auth: config.Auth{AccessKeyID: "A", SecretAccessKey: "S"}})
 	creds := aws.Credentials{AccessKeyID: vecAKID, SecretAccessKey: vecSecret, SessionToken: "tok"}
-	if err := signRequest(a.signer, creds, req, "https", "bedrock-runtime.us-east-1.amazonaws.com", "/openai/v1/chat/completions", "us-east-1", vecTime); err != nil {
+	if err := signRequest(a.signer, creds, req, "https", "bedrock-runtime.us-east-1.amazonaws.com", "/openai/v1/chat/completions", "us-east-1", signingService, vecTime); err != nil {
 		t.Fatal(err)
 	}
 	if got := string(req.Header.Peek("X-Amz-Security-Token")); got != "tok" {

@@ -48,6 +48,9 @@ func (a *Adapter) Supports(ep provider.Endpoint) bool {
 	return ep >= provider.ChatCompletions && ep <= provider.Responses
 }
 
+// ResponsesMode implements provider.Adapter: OpenAI serves /v1/responses for every model.
+func (a *Adapter) ResponsesMode(string) provider.ResponsesMode { return provider.ResponsesNative }
+
 // Prepare implements provider.Adapter.
 func (a *Adapter) Prepare(req *fasthttp.Request, c *provider.Call) error {
 	req.Header.SetMethod(fasthttp.MethodPost)

@@ -31,3 +31,16 @@ func TestPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestResponsesNative(t *testing.T) {
+	a, err := New(config.Upstream{Auth: config.Auth{APIKey: "k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ResponsesMode("gpt-5") != provider.ResponsesNative || !a.Supports(provider.Responses) {
+		t.Fatal("OpenAI serves Responses natively")
+	}
+	if m := provider.WithResponsesMode(a, provider.ResponsesTranslated); m.ResponsesMode("gpt-5") != provider.ResponsesTranslated || m.Provider() != "openai" {
+		t.Fatal("override")
+	}
+}

@@ -64,8 +64,9 @@ type token struct {
 // Adapter speaks to one Vertex upstream. It is built by New, safe for
 // concurrent use, and owns one refresher goroutine that Close stops.
 type Adapter struct {
-	name string
-	url  string // the chat/completions URL
+	name         string
+	url          string // the chat/completions URL
+	responsesURL string // the responses URL
 
 	// newSource builds a fresh, uncached token source. A new source per
 	// refresh is how a refresh is forced: oauth2's ReuseTokenSource would hand
@@ -118,13 +119,15 @@ func build(u config.Upstream) (*Adapter, error) {
 	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 		return nil, fmt.Errorf("%w: upstream %q: base_url %q", ErrConfig, u.Name, base)
 	}
+	openapi := strings.TrimRight(base, "/") + "/v1/projects/" + url.PathEscape(u.Project) +
+		"/locations/" + url.PathEscape(u.Region) + "/endpoints/openapi/"
 	a := &Adapter{
-		name: u.Name,
-		url: strings.TrimRight(base, "/") + "/v1/projects/" + url.PathEscape(u.Project) +
-			"/locations/" + url.PathEscape(u.Region) + "/endpoints/openapi/chat/completions",
-		log:        slog.Default().With("upstream", u.Name, "provider", "vertex"),
-		now:        time.Now,
-		minBackoff: minBackoff,
+		name:         u.Name,
+		url:          openapi + "chat/completions",
+		responsesURL: openapi + "responses",
+		log:          slog.Default().With("upstream", u.Name, "provider", "vertex"),
+		now:          time.Now,
+		minBackoff:   minBackoff,
 	}
 	if u.Auth.CredentialsFile != "" {
 		data, err := os.ReadFile(u.Auth.CredentialsFile)
@@ -252,9 +255,20 @@ func (a *Adapter) refresher() {
 // Provider returns "vertex".
 func (a *Adapter) Provider() string { return "vertex" }
 
-// Supports reports true for chat completions, the one operation of Vertex's
+// Supports reports true for chat completions and Responses, the operations of Vertex's
 // OpenAI-compatible endpoint that this router forwards.
-func (a *Adapter) Supports(e provider.Endpoint) bool { return e == provider.ChatCompletions }
+func (a *Adapter) Supports(e provider.Endpoint) bool {
+	return e == provider.ChatCompletions || e == provider.Responses
+}
+
+// ResponsesMode is native for OpenAI's partner models ("openai/…"), which Vertex serves through
+// endpoints/openapi/responses, and translated onto chat/completions for every other model.
+func (a *Adapter) ResponsesMode(model string) provider.ResponsesMode {
+	if strings.HasPrefix(model, "openai/") {
+		return provider.ResponsesNative
+	}
+	return provider.ResponsesTranslated
+}
 
 // Ready is nil while the token is valid and the last refresh succeeded.
 func (a *Adapter) Ready() error {
@@ -290,7 +304,11 @@ func (a *Adapter) Prepare(req *fasthttp.Request, c *provider.Call) error {
 		return fmt.Errorf("%w: upstream %q: token expired and not refreshed", ErrToken, a.name)
 	}
 	req.Header.SetMethod(fasthttp.MethodPost)
-	req.SetRequestURI(a.url)
+	if c.Endpoint == provider.Responses {
+		req.SetRequestURI(a.responsesURL)
+	} else {
+		req.SetRequestURI(a.url)
+	}
 	req.Header.SetContentType("application/json")
 	if c.Stream {
 		req.Header.Set(fasthttp.HeaderAccept, "text/event-stream")
@@ -307,7 +325,8 @@ func (a *Adapter) DecodeJSON(dst []byte, c *provider.Call, body []byte) ([]byte,
 	return body, nil
 }
 
-// Events reads Vertex's OpenAI-style SSE stream.
+// Events reads Vertex's OpenAI-style SSE stream (named Responses events, without [DONE], on
+// the responses endpoint).
 func (a *Adapter) Events(c *provider.Call, body io.Reader) provider.EventReader {
-	return sse.AcquireSSEReader(body, true)
+	return sse.AcquireSSEReader(body, c == nil || c.Endpoint != provider.Responses)
 }
