@@ -144,11 +144,11 @@ func (d *Decision) AppendMessage(dst []byte) []byte {
 		return append(dst, ". The input or output tokens must be reduced in order to run successfully."...)
 	case DailyBudgetExceeded:
 		dst = append(dst, "You exceeded your current quota, please check your plan and billing details. The daily budget"...)
-		dst = append(dst, who[3:]...)
+		dst = append(append(dst, " of"...), who[3:]...)
 		return append(dst, " is spent; it renews at 00:00 UTC."...)
 	case MonthlyBudgetExceeded:
 		dst = append(dst, "You exceeded your current quota, please check your plan and billing details. The monthly budget"...)
-		dst = append(dst, who[3:]...)
+		dst = append(append(dst, " of"...), who[3:]...)
 		return append(dst, " is spent; it renews on the 1st at 00:00 UTC."...)
 	}
 	return dst

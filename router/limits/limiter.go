@@ -103,12 +103,12 @@ func (t *Tenant) Limits() (tenant, perKey Limits) { return t.limits, t.perKey }
 func (t *Tenant) KeyLimits(k *Key) Limits { return k.info.Limits.merged(t.perKey) }
 
 // Usage returns the tenant's counters now.
-func (t *Tenant) Usage() State { return t.scope.Peek(t.l.now().UnixNano(), &t.rule) }
+func (t *Tenant) Usage() State { return t.scope.Peek(t.l.now().UnixNano(), t.rule) }
 
 // KeyUsage returns k's counters now.
 func (t *Tenant) KeyUsage(k *Key) State {
 	r := t.KeyLimits(k).rule()
-	return k.scopeIn(t.l.store).Peek(t.l.now().UnixNano(), &r)
+	return k.scopeIn(t.l.store).Peek(t.l.now().UnixNano(), r)
 }
 
 // Estimate is what the core expects a request to use, known after parsing.
@@ -154,18 +154,18 @@ func (t *Tenant) Reserve(k *Key, est Estimate) (*Reservation, Decision) {
 	var kst State
 	if ks != nil {
 		var ex Exceeded
-		if kst, ex = ks.Take(now, &kr, c); ex != ExceededNone {
+		if kst, ex = ks.Take(now, kr, c); ex != ExceededNone {
 			d.refuse(ex, ScopeKey, &kr, &kst, c, now)
 			return nil, d
 		}
 		d.observe(&kr, &kst)
 	}
-	tst, ex := t.scope.Take(now, &t.rule, c)
+	tst, ex := t.scope.Take(now, t.rule, c)
 	if ex != ExceededNone {
 		if ks != nil {
 			// Why give back? Take is per scope; the key's counters took this
 			// request, the tenant's refused it, so the key returns it all.
-			kst = ks.Adjust(now, &kr, Charge{Requests: -1, Tokens: -c.Tokens, Spend: -c.Spend}, c.Spend, kst.Period)
+			kst = ks.Adjust(now, kr, Charge{Requests: -1, Tokens: -c.Tokens, Spend: -c.Spend}, c.Spend, kst.Period)
 			d = Decision{}
 			d.observe(&kr, &kst)
 		}
@@ -222,7 +222,7 @@ func (r *Reservation) Cancel() { r.Settle(Usage{}) }
 func (r *Reservation) adjust(d Charge, reserved Money) {
 	now := r.t.l.now().UnixNano()
 	if r.key != nil {
-		r.key.Adjust(now, &r.keyRule, d, reserved, r.keyAt)
+		r.key.Adjust(now, r.keyRule, d, reserved, r.keyAt)
 	}
-	r.t.scope.Adjust(now, &r.t.rule, d, reserved, r.tenantAt)
+	r.t.scope.Adjust(now, r.t.rule, d, reserved, r.tenantAt)
 }

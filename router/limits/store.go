@@ -23,14 +23,14 @@ type Scope interface {
 	// Take adds c to the counters if no limit of r would be exceeded, and
 	// otherwise changes nothing and reports the first limit that would be.
 	// It returns the state after (or, when refused, as it is).
-	Take(now int64, r *Rule, c Charge) (State, Exceeded)
+	Take(now int64, r Rule, c Charge) (State, Exceeded)
 	// Adjust adds the signed delta without a check (settling real usage,
 	// refunding). reserved is the spend that was taken in period at; if the
 	// day or month has turned since, that spend no longer sits in the current
 	// period, so reserved is added back to delta.Spend for it.
-	Adjust(now int64, r *Rule, delta Charge, reserved Money, at Period) State
+	Adjust(now int64, r Rule, delta Charge, reserved Money, at Period) State
 	// Peek returns the state without changing it (admin, tests).
-	Peek(now int64, r *Rule) State
+	Peek(now int64, r Rule) State
 }
 
 // ScopeKind says whether a scope is a tenant or a key; names are unique per kind.
@@ -186,7 +186,7 @@ func (s *memScope) roll(now int64) {
 	}
 }
 
-func (s *memScope) update(now int64, r *Rule) {
+func (s *memScope) update(now int64, r Rule) {
 	s.roll(now)
 	s.req.drain(now, r.RequestsPerMinute)
 	s.tok.drain(now, r.TokensPerMinute)
@@ -210,7 +210,7 @@ func overBudget(charged, est, budget Money) bool {
 	return charged+est > budget
 }
 
-func (s *memScope) Take(now int64, r *Rule, c Charge) (State, Exceeded) {
+func (s *memScope) Take(now int64, r Rule, c Charge) (State, Exceeded) {
 	s.mu.Lock()
 	s.update(now, r)
 	ex := ExceededNone
@@ -234,7 +234,7 @@ func (s *memScope) Take(now int64, r *Rule, c Charge) (State, Exceeded) {
 	return st, ex
 }
 
-func (s *memScope) Adjust(now int64, r *Rule, d Charge, reserved Money, at Period) State {
+func (s *memScope) Adjust(now int64, r Rule, d Charge, reserved Money, at Period) State {
 	s.mu.Lock()
 	s.update(now, r)
 	s.req.add(d.Requests)
@@ -256,7 +256,7 @@ func addSpend(cur, delta, reserved Money, samePeriod bool) Money {
 	return cur
 }
 
-func (s *memScope) Peek(now int64, r *Rule) State {
+func (s *memScope) Peek(now int64, r Rule) State {
 	s.mu.Lock()
 	s.update(now, r)
 	st := s.state()
