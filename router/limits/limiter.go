@@ -179,8 +179,10 @@ func (t *Tenant) Reserve(k *Key, est Estimate) (*Reservation, Decision) {
 }
 
 // Reservation is an admitted request's claim on its counters until the real
-// usage is known. It is pooled: after Settle or Cancel it must not be used.
-// Not safe for concurrent use (one request, one goroutine).
+// usage is known. It is pooled: after Settle or Cancel it must not be used
+// (a call on a nil Reservation — a refused request's — does nothing, so the
+// core may settle unconditionally). Not safe for concurrent use (one request,
+// one goroutine).
 type Reservation struct {
 	t        *Tenant
 	key      Scope // nil: no managed key
@@ -196,6 +198,9 @@ type Reservation struct {
 // outgrows its estimate counts against the next request immediately; less
 // than charged changes nothing until Settle.
 func (r *Reservation) Observe(inputTokens, outputTokens int64) {
+	if r == nil || r.t == nil {
+		return
+	}
 	total := nonNeg(inputTokens) + nonNeg(outputTokens)
 	if total <= r.tokens {
 		return
@@ -207,6 +212,9 @@ func (r *Reservation) Observe(inputTokens, outputTokens int64) {
 // Settle records the real usage: tokens are corrected to it (charged or given
 // back) and its cost at u.Price replaces the estimated spend. It releases r.
 func (r *Reservation) Settle(u Usage) {
+	if r == nil || r.t == nil {
+		return
+	}
 	in, out := nonNeg(u.InputTokens), nonNeg(u.OutputTokens)
 	r.adjust(Charge{Tokens: in + out - r.tokens, Spend: u.Price.Cost(in, out) - r.spend}, r.spend)
 	l := r.t.l
