@@ -149,7 +149,8 @@ type KeysConfig struct {
 	// DefaultReloadInterval; negative turns the watch off (Reload only).
 	ReloadInterval time.Duration
 	// OnReload, when set, is called after every reload the watch performs,
-	// with its error (nil on success). It must not block. Never passed a key.
+	// with nil, and once when the file starts failing to stat, read or parse,
+	// with the error (the keys in force stay). It must not block.
 	OnReload func(error)
 	// Now is the clock for expiry; nil means time.Now.
 	Now func() time.Time

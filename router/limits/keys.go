@@ -260,6 +260,7 @@ func (ks *Keys) watch(every time.Duration) {
 	defer close(ks.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	failing := false // report a failure once, not on every tick
 	for {
 		select {
 		case <-ks.stop:
@@ -271,7 +272,9 @@ func (ks *Keys) watch(every time.Duration) {
 				err = ks.reloadLocked()
 			}
 			ks.mu.Unlock()
-			if (changed || err != nil) && ks.onReload != nil {
+			report := err == nil && changed || err != nil && !failing
+			failing = err != nil
+			if report && ks.onReload != nil {
 				ks.onReload(err)
 			}
 		}

@@ -299,6 +299,21 @@ func TestKeysWatchReloads(t *testing.T) {
 			t.Fatal("the watch did not pick up a key written by another store")
 		}
 	}
+	// A broken file is reported and the keys in force stay.
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for reported := false; !reported; {
+		select {
+		case err := <-reloads:
+			reported = errors.Is(err, ErrKeyFile)
+		case <-deadline:
+			t.Fatal("a broken key file was not reported")
+		}
+	}
+	if _, err := ks.Lookup([]byte(secret)); err != nil {
+		t.Fatalf("after a broken file the old keys must serve: %v", err)
+	}
 	if err := ks.Close(); err != nil {
 		t.Fatal(err)
 	}
