@@ -1,8 +1,8 @@
 package telemetry
 
 import (
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Traffic is the cumulative traffic of one Labels combination, read from
