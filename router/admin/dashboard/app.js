@@ -76,7 +76,7 @@ function drawChart(canvas, times, series, unit) {
     g.moveTo(left, y);
     g.lineTo(left + pw, y);
     g.stroke();
-    g.fillText(fmt((max * i) / 4) + (unit || ""), left - 4, y);
+    g.fillText(fmt((max * i) / 4, max >= 20 ? 0 : max >= 2 ? 1 : 2) + (unit || ""), left - 4, y);
   }
   const n = times.length;
   if (n > 0) {
