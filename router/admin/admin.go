@@ -109,6 +109,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	}
 	s.srv = &fasthttp.Server{
 		Handler:               s.handle,
+		ErrorHandler:          serverError,
 		Name:                  "switchyard-admin",
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
@@ -123,6 +124,16 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.srv.Serve(ln)
 	}()
 	return s, nil
+}
+
+// serverError answers what fasthttp refuses before the handler runs (a body
+// over 1 MiB, a malformed request) with an OpenAI-style body.
+func serverError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, 413, "The request body is larger than the admin API accepts (1 MiB).", "invalid_request_error", "request_too_large")
+		return
+	}
+	writeError(ctx, 400, "The request could not be parsed.", "invalid_request_error", "bad_request")
 }
 
 // Addr is the address the admin listener is bound to.

@@ -234,3 +234,33 @@ func TestAdminListenerIsSeparate(t *testing.T) {
 		t.Fatal("admin listener still accepts after Close")
 	}
 }
+
+func TestBadRequests(t *testing.T) {
+	s := start(t, admin.Config{}, admin.Options{Source: newSource(t), Keys: &memKeys{}})
+	addr, auth := s.Addr().String(), "Bearer "+token
+	a := call(t, addr, "POST", "/admin/keys", auth, `{"tenant":"acme","name":"`+strings.Repeat("x", 2<<20)+`"}`)
+	if a.status != 413 || !strings.Contains(a.body, `"code":"request_too_large"`) {
+		t.Fatalf("large body: %d %s", a.status, a.body)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn.Write([]byte("GET /admin/upstreams HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n"))
+	buf := make([]byte, 4096)
+	n, _ := conn.Read(buf)
+	if got := string(buf[:n]); !strings.HasPrefix(got, "HTTP/1.1 400") || !strings.Contains(got, `"type":"invalid_request_error"`) {
+		t.Fatalf("malformed request: %q", got)
+	}
+	for _, p := range []string{"/dashboard/app.js", "/dashboard/style.css"} {
+		a := call(t, addr, "GET", p, "", "")
+		if a.status != 200 || !strings.Contains(string(a.header.Peek("Content-Security-Policy")), "default-src 'self'") {
+			t.Fatalf("%s: %d %s", p, a.status, a.header.Peek("Content-Security-Policy"))
+		}
+	}
+	if a := call(t, addr, "GET", "/dashboard/../admin.go", "", ""); a.status != 404 {
+		t.Fatalf("traversal: %d", a.status)
+	}
+}
