@@ -2,6 +2,9 @@ package telemetry
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,11 +61,13 @@ func BenchmarkRecordClientGolangParallel(b *testing.B) {
 // default), and metrics with tracing on (sampled, exported in batches to a
 // loopback OTLP receiver).
 func BenchmarkRequest(b *testing.B) {
-	run := func(b *testing.B, tel *Telemetry, trace bool) {
+	run := func(b *testing.B, tel *Telemetry, trace bool, traceparent string) {
 		h := tel.Handles(azure)
 		p := tel.Plugin("pii", "redact")
 		var in, out fasthttp.RequestHeader
-		in.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+		if traceparent != "" {
+			in.Set("traceparent", traceparent)
+		}
 		o := Outcome{Status: 200, Cache: CacheMiss, Duration: 300 * time.Millisecond, TTFT: 40 * time.Millisecond,
 			Usage: Usage{Input: 100, Output: 20, CostUSD: 0.001}}
 		ctx := context.Background()
@@ -89,10 +94,32 @@ func BenchmarkRequest(b *testing.B) {
 			}
 		}
 	}
-	b.Run("metrics", func(b *testing.B) { run(b, newTel(b, Config{NoProcessMetrics: true}), false) })
-	b.Run("metrics+tracing-off", func(b *testing.B) { run(b, newTel(b, Config{NoProcessMetrics: true}), true) })
+	const sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	b.Run("metrics", func(b *testing.B) { run(b, newTel(b, Config{NoProcessMetrics: true}), false, sampled) })
+	b.Run("metrics+tracing-off", func(b *testing.B) { run(b, newTel(b, Config{NoProcessMetrics: true}), true, sampled) })
 	b.Run("metrics+tracing-on", func(b *testing.B) {
-		rcv := newReceiver(b)
-		run(b, newTel(b, Config{NoProcessMetrics: true, Tracing: TracingConfig{Endpoint: rcv.url}}), true)
+		run(b, newTel(b, Config{NoProcessMetrics: true, Tracing: TracingConfig{Endpoint: newSink(b)}}), true, sampled)
 	})
+	// Tracing on, but this request's trace is not sampled (sample_ratio
+	// near 0, no client traceparent): the price of having tracing enabled.
+	b.Run("metrics+tracing-on-unsampled", func(b *testing.B) {
+		run(b, newTel(b, Config{NoProcessMetrics: true, Tracing: TracingConfig{Endpoint: newSink(b), SampleRatio: 1e-12}}), true, "")
+	})
+}
+
+// newSink is a loopback OTLP/HTTP endpoint that reads and drops every
+// export, so a benchmark counts the router's side of tracing, not a
+// collector's decoding.
+func newSink(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
 }
