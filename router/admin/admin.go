@@ -62,6 +62,11 @@ type Options struct {
 	// POST /admin/reload with 501. Its error (a config that does not
 	// validate) is shown to the admin caller.
 	Reload func(context.Context) error
+	// Metrics, when set, is served at GET /metrics on the admin listener
+	// (telemetry.Telemetry's MetricsHandler), without the token like the
+	// client listener's /metrics: labels hold config names only. It lets
+	// Prometheus scrape a PoP whose client listener is public.
+	Metrics fasthttp.RequestHandler
 	// Logger receives admin actions (purge, reload, key changes) — never
 	// a token or a key. nil = slog.Default().
 	Logger *slog.Logger
@@ -117,6 +122,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		MaxRequestBodySize:    1 << 20,
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{s.log},
 	}
 	s.sampler = startSampler(opts.Source, cfg.SampleInterval, cfg.History)
 	go func() {
@@ -124,6 +130,15 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.srv.Serve(ln)
 	}()
 	return s, nil
+}
+
+// fasthttpLogger sends fasthttp's connection errors to the debug log. Only
+// the format is logged: fasthttp's arguments can quote the raw request
+// header, which holds the admin token.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, _ ...any) {
+	f.l.Debug("admin: fasthttp", "msg", format)
 }
 
 // serverError answers what fasthttp refuses before the handler runs (a body

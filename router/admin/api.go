@@ -19,6 +19,10 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	switch {
 	case path == "/":
 		ctx.Redirect("/dashboard/", fasthttp.StatusFound)
+	case path == "/metrics" && s.opts.Metrics != nil:
+		if onlyGet(ctx) {
+			s.opts.Metrics(ctx)
+		}
 	case path == "/dashboard" || strings.HasPrefix(path, "/dashboard/"):
 		serveAsset(ctx, strings.TrimPrefix(strings.TrimPrefix(path, "/dashboard"), "/"))
 	case strings.HasPrefix(path, "/admin/"):

@@ -197,6 +197,7 @@ func TestAdminListenerIsSeparate(t *testing.T) {
 	}
 	tel, _ := telemetry.New(telemetry.Config{NoProcessMetrics: true})
 	defer tel.Close(context.Background())
+	tel.Handles(telemetry.Labels{Endpoint: "chat", Tenant: "acme", Model: "m", Upstream: "u"}).Record(&telemetry.Outcome{Status: 200})
 	// The client-facing server: a stand-in for the core's handler that
 	// serves /metrics and nothing under /admin/.
 	pub := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
@@ -212,7 +213,10 @@ func TestAdminListenerIsSeparate(t *testing.T) {
 	if _, err := admin.New(admin.Config{Listen: public.Addr().String(), Token: token}, admin.Options{Source: newSource(t)}); err == nil {
 		t.Fatal("admin started on the client listener's address")
 	}
-	s := start(t, admin.Config{}, admin.Options{Source: newSource(t)})
+	s := start(t, admin.Config{}, admin.Options{Source: newSource(t), Metrics: tel.MetricsHandler()})
+	if a := call(t, s.Addr().String(), "GET", "/metrics", "", ""); a.status != 200 || !strings.Contains(a.body, "# TYPE switchyard_requests_total counter") {
+		t.Fatalf("admin /metrics: %d %.200s", a.status, a.body)
+	}
 	if s.Addr().String() == public.Addr().String() {
 		t.Fatal("same address")
 	}

@@ -30,6 +30,10 @@ func findChromium(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "chromium").CombinedOutput()
+	if err != nil { // a fresh machine has no package lists yet
+		exec.CommandContext(ctx, "apt-get", "update").Run()
+		out, err = exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "chromium").CombinedOutput()
+	}
 	if _, serr := os.Stat("/usr/bin/chromium"); serr == nil {
 		return "/usr/bin/chromium"
 	}

@@ -252,6 +252,10 @@ func findPromtool(t *testing.T) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "prometheus").CombinedOutput()
+	if err != nil { // a fresh machine has no package lists yet
+		exec.CommandContext(ctx, "apt-get", "update").Run()
+		out, err = exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "prometheus").CombinedOutput()
+	}
 	if p, lerr := exec.LookPath("promtool"); lerr == nil {
 		return p
 	}
