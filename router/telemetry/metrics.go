@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Bucket boundaries follow the OpenTelemetry GenAI semantic conventions'
@@ -63,7 +64,7 @@ func newFamilies() *families {
 		}, []string{lEndpoint, lTenant, lModel, lUpstream, lStatus, lCache}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gen_ai_server_request_duration_seconds",
-			Help:    "Time from the request's arrival to its last byte (to the start of the stream for streams that end later), per upstream and model.",
+			Help:    "Time from the request's arrival to its last byte (a stream's end), per upstream and model.",
 			Buckets: durationBuckets,
 		}, genai),
 		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -452,6 +453,26 @@ func (t *Telemetry) Plugin(name, hook string) *PluginHandles {
 	}
 	t.plugins[k] = p
 	return p
+}
+
+// PluginCounts sums a plugin's calls and failures over its hooks, for the
+// admin API's plugin list.
+func (t *Telemetry) PluginCounts(name string) (calls, failures uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var m dto.Metric
+	for k, p := range t.plugins {
+		if k[0] != name {
+			continue
+		}
+		m.Reset()
+		_ = p.calls.Write(&m)
+		calls += uint64(m.GetCounter().GetValue())
+		m.Reset()
+		_ = p.failures.Write(&m)
+		failures += uint64(m.GetCounter().GetValue())
+	}
+	return calls, failures
 }
 
 // Call counts one hook call, its duration and whether it failed.

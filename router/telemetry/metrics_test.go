@@ -118,6 +118,13 @@ func TestRecordExportsEveryFamily(t *testing.T) {
 	mustLine(t, m, `switchyard_plugin_calls_total{hook="redact",plugin="pii"}`, "2")
 	mustLine(t, m, `switchyard_plugin_call_failures_total{hook="redact",plugin="pii"}`, "1")
 	mustLine(t, m, `switchyard_plugin_call_duration_seconds_count{hook="redact",plugin="pii"}`, "2")
+	tel.Plugin("pii", "route").Call(time.Microsecond, false)
+	if c, f := tel.PluginCounts("pii"); c != 3 || f != 1 {
+		t.Fatalf("plugin counts %d %d", c, f)
+	}
+	if c, f := tel.PluginCounts("other"); c != 0 || f != 0 {
+		t.Fatalf("unknown plugin counts %d %d", c, f)
+	}
 	if strings.Contains(m, "go_goroutines") {
 		t.Fatal("NoProcessMetrics still exported Go runtime metrics")
 	}
