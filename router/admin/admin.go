@@ -108,7 +108,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, tokenSum: sha256.Sum256([]byte(cfg.Token)), ln: ln, served: make(chan struct{})}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, tokenSum: sumToken(cfg.Token), ln: ln, served: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -140,6 +140,8 @@ type fasthttpLogger struct{ l *slog.Logger }
 func (f fasthttpLogger) Printf(format string, _ ...any) {
 	f.l.Debug("admin: fasthttp", "msg", format)
 }
+
+func sumToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // serverError answers what fasthttp refuses before the handler runs (a body
 // over 1 MiB, a malformed request) with an OpenAI-style body.

@@ -19,6 +19,8 @@ func (f *fixedSource) PurgeCache(string, string) error     { return nil }
 func (f *fixedSource) Config() ([]byte, string)            { return nil, "" }
 func (f *fixedSource) Traffic(dst []Traffic) []Traffic     { return append(dst, f.rows...) }
 
+var timeZero = time.Unix(0, 0)
+
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 func TestSeriesRates(t *testing.T) {

@@ -13,7 +13,6 @@ package telemetry
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -24,9 +23,6 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 	"go.opentelemetry.io/otel/trace"
 )
-
-// ErrClosed is returned by New's resources after Close.
-var ErrClosed = errors.New("telemetry: closed")
 
 // Config configures telemetry. The zero value is the default: metrics on,
 // tracing off (a no-op tracer that costs nothing per request).
