@@ -51,6 +51,7 @@ func TestTracingOffAllocatesNothing(t *testing.T) {
 		rs.SetUsage(Usage{Input: 1})
 		rs.SetTTFT(time.Millisecond)
 		rs.SetCache(CacheMiss)
+		rs.SetUpstream("azure-eu", "azure")
 		rs.End(200, "")
 	})
 	if n != 0 {

@@ -211,6 +211,14 @@ func (s Span) SetResponse(responseModel string, finishReasons []string) {
 	}
 }
 
+// SetUpstream records, on the request span, the upstream that answered.
+func (s Span) SetUpstream(upstream, provider string) {
+	if !s.Recording() {
+		return
+	}
+	s.s.SetAttributes(attribute.String("switchyard.upstream", upstream), attribute.String("gen_ai.provider.name", ProviderName(provider)))
+}
+
 // SetUsage records token usage (and the estimated cost).
 func (s Span) SetUsage(u Usage) {
 	if !s.Recording() {

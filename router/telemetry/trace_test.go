@@ -123,6 +123,7 @@ func TestSpansReachAnOTLPReceiver(t *testing.T) {
 	rs.SetUsage(Usage{Input: 12, Output: 34, Cached: 4, CostUSD: 0.002})
 	rs.SetTTFT(250 * time.Millisecond)
 	rs.SetCache(CacheMiss)
+	rs.SetUpstream("azure-eu", "azure")
 	rs.End(200, "")
 
 	// The upstream request carries the second attempt's span as parent.
@@ -181,7 +182,8 @@ func TestSpansReachAnOTLPReceiver(t *testing.T) {
 	}
 	ra := attrs(req.GetAttributes())
 	for k, want := range map[string]string{"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-5.5",
-		"gen_ai.response.model": "gpt-5.5-2026-01-01", "switchyard.tenant": "acme", "switchyard.cache": "miss"} {
+		"gen_ai.response.model": "gpt-5.5-2026-01-01", "switchyard.tenant": "acme", "switchyard.cache": "miss",
+		"gen_ai.provider.name": "azure.ai.openai", "switchyard.upstream": "azure-eu"} {
 		if got := ra[k].GetStringValue(); got != want {
 			t.Errorf("request %s = %q, want %q", k, got, want)
 		}
