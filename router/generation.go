@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/openai"
+	"github.com/switchyard-dev/switchyard/router/responses"
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
@@ -39,6 +41,9 @@ type Generation struct {
 	shared   *sharedCache
 	policies *cache.Policies
 	policy   upstream.Policy
+	// optionalTools are the hosted Responses tools dropped, not refused, on
+	// chat-only upstreams (responses.optional_tools).
+	optionalTools responses.ToolSet
 
 	holds [stripes]struct {
 		n atomic.Int64
@@ -104,6 +109,10 @@ func (in *Instance) build(ctx context.Context, cfg *config.Config) (_ *Generatio
 		for _, k := range tc.Keys {
 			g.tenants[k] = t
 		}
+	}
+	g.optionalTools = responses.DefaultOptional
+	if cfg.Responses.OptionalTools != nil {
+		g.optionalTools = responses.ParseToolSet([]byte(strings.Join(cfg.Responses.OptionalTools, ",")))
 	}
 	g.models, g.modelIx = modelsBodies(cfg)
 	return g, nil

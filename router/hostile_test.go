@@ -26,7 +26,11 @@ import (
 
 func post(t *testing.T, base, body string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/v1/chat/completions", strings.NewReader(body))
+	url := base + "/v1/chat/completions"
+	if strings.Contains(base, "/v1/") {
+		url = base // a full URL (postPath)
+	}
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])

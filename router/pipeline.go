@@ -15,6 +15,7 @@ import (
 	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/responses"
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
@@ -63,8 +64,17 @@ type exchange struct {
 	resp *fasthttp.Response
 	t0   time.Time
 	json jsonResponder
-	sse  *streamRelay
-	hit  hitResponder
+	// Responses over a chat upstream (router/responses): the translator, the
+	// chat body (translated once per request), its scan, the translated answer.
+	translated bool
+	chatReady  bool
+	tr         responses.Translator
+	st         responses.Stream
+	chat       []byte
+	chatScan   openai.Request
+	resp2      []byte
+	sse        *streamRelay
+	hit        hitResponder
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{} }}
@@ -99,6 +109,7 @@ func (x *exchange) release() {
 	x.vault.Reset()
 	x.restored = x.restored[:0]
 	x.json, x.hit = jsonResponder{}, hitResponder{}
+	x.translated, x.chatReady, x.chat, x.resp2 = false, false, x.chat[:0], x.resp2[:0]
 	exchangePool.Put(x)
 }
 
@@ -356,14 +367,14 @@ func (x *exchange) route() bool {
 			// A failure under on_error: open is "no opinion".
 		}
 		for _, i := range chosen {
-			if i >= 0 && i < len(g.ups.All) && g.ups.Serves(i, r.Model) && g.ups.All[i].Adapter.Supports(x.ep) && !contains(cands, i) {
+			if i >= 0 && i < len(g.ups.All) && g.ups.Serves(i, r.Model) && g.serves(i, x.ep, r.Model) && !contains(cands, i) {
 				cands = append(cands, i)
 			}
 		}
 	}
 	if len(cands) == 0 {
 		for _, i := range g.ups.DefaultOrder(r.Model, cands) {
-			if g.ups.All[i].Adapter.Supports(x.ep) {
+			if g.serves(i, x.ep, r.Model) {
 				cands = append(cands, i)
 			}
 		}
@@ -387,6 +398,16 @@ func (g *Generation) table(dst []plugins.Upstream) []plugins.Upstream {
 			PriceOut: float32(u.Config.Price.Output), Weight: uint32(max(u.Config.Weight, 0))})
 	}
 	return dst
+}
+
+// serves reports whether upstream i can take ep for the public model: the
+// Responses API natively or translated, other endpoints as the adapter says.
+func (g *Generation) serves(i int, ep provider.Endpoint, model []byte) bool {
+	u := g.ups.All[i]
+	if ep == provider.Responses {
+		return u.Adapter.ResponsesMode(u.Config.Models[string(model)]) != provider.ResponsesUnsupported
+	}
+	return u.Adapter.Supports(ep)
 }
 
 func contains(xs []int, v int) bool {
@@ -426,10 +447,18 @@ func (x *exchange) forward() responder {
 func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
 	r := &x.scan
 	call := &x.call
-	wantUsage := r.Stream && x.ep != provider.Responses && !r.IncludeUsage
-	*call = provider.Call{Endpoint: x.ep, Model: u.Config.Models[string(r.Model)], Stream: r.Stream}
-	x.upBody = upstreamBody(x.upBody[:0], x.body, r, call.Model, wantUsage)
-	call.Body = x.upBody
+	model := u.Config.Models[string(r.Model)]
+	x.translated = x.ep == provider.Responses && u.Adapter.ResponsesMode(model) == provider.ResponsesTranslated
+	if x.translated {
+		if err := x.translate(u, model); err != nil {
+			return err
+		}
+	} else {
+		wantUsage := r.Stream && x.ep != provider.Responses && !r.IncludeUsage
+		*call = provider.Call{Endpoint: x.ep, Model: model, Stream: r.Stream}
+		x.upBody = upstreamBody(x.upBody[:0], x.body, r, model, wantUsage)
+		call.Body = x.upBody
+	}
 	x.dropAnswer()
 	x.req, x.resp = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	t0, err := u.Send(x.req, x.resp, call, x.deadline)
@@ -446,6 +475,12 @@ func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
 		took := time.Since(t0) // a JSON answer arrives whole: first byte and end are one moment
 		u.FirstByte(took)
 		out, derr := u.Adapter.DecodeJSON(x.out[:0], call, b)
+		if derr == nil && x.translated {
+			out, derr = x.tr.AppendResponse(x.resp2[:0], out)
+			if derr == nil {
+				x.resp2 = out
+			}
+		}
 		if derr == nil {
 			// A 200 whose body is cut short or is not JSON is the upstream's
 			// failure, never relayed as a success (issue 15).
@@ -458,14 +493,15 @@ func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
 				Message: "Upstream " + u.Name + " sent an answer that could not be translated."}
 		}
 		u.End(took, false)
-		if len(out) > 0 && (len(b) == 0 || &out[0] != &b[0]) {
+		if !x.translated && len(out) > 0 && (len(b) == 0 || &out[0] != &b[0]) {
 			x.out = out // a translation: keep its buffer for the next request
 		}
 		x.json = jsonResponder{x: x, answer: out}
 		return nil
 	}
 	// Stream: read the first event before committing, so a cloud that fails
-	// at once still lets us fall back.
+	// at once still lets us fall back. A translated stream keeps the usage
+	// chunk: response.completed reports it.
 	events := u.Adapter.Events(call, x.resp.BodyStream())
 	stripUsage := !r.IncludeUsage && x.ep != provider.Responses
 	first := x.nextEvent(events, stripUsage)
@@ -483,6 +519,44 @@ func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
 	u.FirstByte(time.Since(t0))
 	x.sse = acquireRelay(x, events, first, stripUsage)
 	return nil
+}
+
+// translate prepares a Responses request for a chat-only upstream: the body is
+// translated once per request (docs/responses.md), then, per attempt, its model
+// is set to the upstream's. A request no chat upstream can express is a 400;
+// one this upstream cannot is tried elsewhere.
+func (x *exchange) translate(u *upstream.Upstream, model string) *provider.Error {
+	if !x.chatReady {
+		x.tr.Reset()
+		opts := responses.Options{Optional: x.g.optionalTools | responses.ParseToolSet(x.ctx.Request.Header.Peek("x-switchyard-optional-tools"))}
+		chat, err := x.tr.AppendChatRequest(x.chat[:0], x.body, opts)
+		if err != nil {
+			return translationError(u, err)
+		}
+		x.chat = chat
+		if err := openai.Scan(chat, &x.chatScan); err != nil {
+			return &provider.Error{Status: 500, Type: openai.TypeServer, Code: "translation_failed", Err: err,
+				Message: "The Responses request could not be translated for a chat upstream."}
+		}
+		x.chatReady = true
+	}
+	stream := x.tr.Stream()
+	x.call = provider.Call{Endpoint: provider.ChatCompletions, Model: model, Stream: stream}
+	x.upBody = upstreamBody(x.upBody[:0], x.chat, &x.chatScan, model, false)
+	x.call.Body = x.upBody
+	return nil
+}
+
+// translationError turns a translator refusal into the attempt's failure:
+// retryable (another upstream may serve it natively) or the client's 400.
+func translationError(u *upstream.Upstream, err error) *provider.Error {
+	var re *responses.Error
+	if !errors.As(err, &re) {
+		return &provider.Error{Status: 400, Type: openai.TypeInvalidRequest, Code: "invalid_request", Err: err,
+			Message: "The Responses request could not be translated: " + err.Error()}
+	}
+	return &provider.Error{Status: re.Status, Type: re.Type, Code: re.Code, Param: re.Param, Message: re.Message, Err: err,
+		Retryable: errors.Is(err, responses.ErrUnsupported)}
 }
 
 // upstreamBody appends the body one attempt sends: "model" set to the

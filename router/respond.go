@@ -12,6 +12,7 @@ import (
 	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
+	"github.com/switchyard-dev/switchyard/router/responses"
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
@@ -117,10 +118,11 @@ func setServedBy(ctx *fasthttp.RequestCtx, u *upstream.Upstream) {
 // written, or the client went away) lets go of them.
 type streamRelay struct {
 	x          *exchange
-	events     provider.EventReader
+	upstream   provider.EventReader
 	next       error // error to return before reading further (the first read's)
 	stripUsage bool
 	restore    bool
+	events     int  // events relayed, for a native Responses stream's sequence numbers
 	started    bool // the first event (read before committing) was emitted
 	finished   bool // the stream's last bytes were produced
 	failed     bool
@@ -133,7 +135,7 @@ var relayPool = sync.Pool{New: func() any { return new(streamRelay) }}
 
 func acquireRelay(x *exchange, events provider.EventReader, first error, stripUsage bool) *streamRelay {
 	r := relayPool.Get().(*streamRelay)
-	*r = streamRelay{x: x, events: events, next: first, stripUsage: stripUsage, pending: r.pending[:0]}
+	*r = streamRelay{x: x, upstream: events, next: first, stripUsage: stripUsage, pending: r.pending[:0]}
 	return r
 }
 
@@ -148,14 +150,18 @@ func (r *streamRelay) respond(x *exchange) {
 		r.restore = true
 		x.chunks.reset(&x.vault)
 	}
+	if x.translated {
+		x.st.Reset(&x.tr)
+	}
 	x.refs.Add(1)      // the relay's hold on the exchange; Close drops it
 	x.g.hold(x.stripe) // and on the generation
 	ctx.Response.SetBodyStream(r, -1)
 }
 
-// produce appends the next bytes for the client to dst: one event, the end
-// of the stream ([DONE]) or an error event. It returns io.EOF (with dst
-// unchanged) when nothing is left.
+// produce appends the next bytes for the client to dst: one event (or, on a
+// translated Responses stream, the events one chat chunk becomes — possibly
+// none), the end of the stream, or an error event. It returns io.EOF (with
+// dst unchanged) when nothing is left.
 func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 	if r.finished {
 		return dst, io.EOF
@@ -163,7 +169,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 	x := r.x
 	err := r.next
 	if r.started && err == nil {
-		err = x.nextEvent(r.events, r.stripUsage)
+		err = x.nextEvent(r.upstream, r.stripUsage)
 	}
 	r.started, r.next = true, nil
 	if err == nil {
@@ -171,28 +177,71 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		if r.restore {
 			data = restoreChunk(x, data)
 		}
-		return openai.AppendEvent(dst, x.ev.Name, data), nil
+		if !x.translated {
+			r.events++
+			return openai.AppendEvent(dst, x.ev.Name, data), nil
+		}
+		if !x.st.Begun() {
+			dst = x.st.Begin(dst)
+		}
+		out, cerr := x.st.Chunk(dst, data)
+		if cerr != nil {
+			r.finished, r.failed = true, true
+			x.g.in.metrics.streamErrors.Add(1)
+			x.fillStream(false)
+			return x.st.Fail(out, "server_error", "The upstream sent an event that could not be translated."), nil
+		}
+		return out, nil
 	}
 	r.finished = true
 	x.fillStream(err == io.EOF)
 	if err == io.EOF {
 		x.record()
-		if x.ep == provider.Responses {
+		switch {
+		case x.translated:
+			if !x.st.Begun() {
+				dst = x.st.Begin(dst)
+			}
+			dst, _ = x.st.Done(dst)
 			return dst, nil
+		case x.ep == provider.Responses:
+			return dst, nil // the Responses API has no [DONE]
 		}
 		return append(dst, openai.DoneEvent...), nil
 	}
 	r.failed = true
 	x.g.in.metrics.streamErrors.Add(1)
 	pe := streamError(err)
+	switch {
+	case x.translated:
+		if !x.st.Begun() {
+			dst = x.st.Begin(dst)
+		}
+		return x.st.Fail(dst, responses.FailCode(pe.Status, pe.Code), pe.Message), nil
+	case x.ep == provider.Responses:
+		return appendResponseFailed(dst, r.events, responses.FailCode(pe.Status, pe.Code), pe.Message), nil
+	}
 	dst = append(dst, "data: "...)
 	dst = openai.AppendError(dst, pe.Message, pe.Type, pe.Param, pe.Code)
 	return append(dst, "\n\n"...), nil
 }
 
+// appendResponseFailed ends a native Responses stream that broke after its
+// first event the way OpenAI does: a response.failed event (Codex reports its
+// error code), never a cut connection. seq is the next sequence number.
+func appendResponseFailed(dst []byte, seq int, code, message string) []byte {
+	dst = append(dst, "event: response.failed\ndata: {\"type\":\"response.failed\",\"sequence_number\":"...)
+	dst = strconv.AppendInt(dst, int64(seq), 10)
+	dst = append(dst, `,"response":{"object":"response","status":"failed","error":{"code":`...)
+	dst = openai.AppendJSONString(dst, []byte(code))
+	dst = append(dst, `,"message":`...)
+	dst = openai.AppendJSONString(dst, []byte(message))
+	return append(dst, "}}}\n\n"...)
+}
+
 // buffered reports whether the next event is already at hand (no wait on the
 // upstream), so it can share this write and flush.
-func (r *streamRelay) buffered() bool { return !r.finished && r.events.Buffered() }
+func (r *streamRelay) buffered() bool { return !r.finished && r.upstream.Buffered() }
 
 // SupportsBodyWriteTo tells fasthttp to use WriteTo (see streamRelay).
 func (r *streamRelay) SupportsBodyWriteTo() bool { return true }

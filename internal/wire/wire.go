@@ -22,8 +22,21 @@ import (
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
-// Adapter makes the adapter for one upstream by its provider name.
+// Adapter makes the adapter for one upstream by its provider name, with the
+// operator's Responses mode (upstreams[].responses) applied when set.
 func Adapter(u provider.Upstream) (provider.Adapter, error) {
+	mode, def, err := provider.ParseResponsesMode(u.Responses)
+	if err != nil {
+		return nil, err
+	}
+	a, err := adapter(u)
+	if err != nil || def {
+		return a, err
+	}
+	return provider.WithResponsesMode(a, mode), nil
+}
+
+func adapter(u provider.Upstream) (provider.Adapter, error) {
 	switch u.Provider {
 	case "openai":
 		return openai.New(u)

@@ -26,6 +26,8 @@ type Config struct {
 	Upstreams []Upstream `koanf:"upstreams"`
 	// Plugins are the Wasm (or native) plugins, applied in this order.
 	Plugins []Plugin `koanf:"plugins"`
+	// Responses configures the Responses API on chat-only upstreams.
+	Responses Responses `koanf:"responses"`
 	// Cache configures the response cache for deterministic completions.
 	Cache Cache `koanf:"cache"`
 	// Admin protects the admin endpoints (cache purge, …).
@@ -98,6 +100,15 @@ type Plugin struct {
 	PoolSize int `koanf:"pool_size"`
 	// MaxCalls recycles an instance after this many calls. Default 10,000.
 	MaxCalls int `koanf:"max_calls"`
+}
+
+// Responses configures how the Responses API is served by upstreams that
+// only speak Chat Completions (docs/responses.md).
+type Responses struct {
+	// OptionalTools are hosted tool types (web_search, file_search, …) that
+	// are dropped instead of refused when the request goes to a chat-only
+	// upstream. Unset: [web_search], which Codex sends with every request.
+	OptionalTools []string `koanf:"optional_tools"`
 }
 
 // Cache configures the response cache.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"github.com/switchyard-dev/switchyard/router/cache"
+	"github.com/switchyard-dev/switchyard/router/provider"
 
 	"errors"
 	"fmt"
@@ -155,6 +156,9 @@ func (c *Config) validateUpstreams(ps *problems) {
 			ps.add(p+".name", "duplicate name %q: also upstreams[%d]", u.Name, j)
 		} else {
 			names[u.Name] = i
+		}
+		if _, _, err := provider.ParseResponsesMode(u.Responses); err != nil {
+			ps.add(p+".responses", "expected native, translated or off; got %q", u.Responses)
 		}
 		if u.BaseURL != "" {
 			checkURL(ps, p+".base_url", u.BaseURL)

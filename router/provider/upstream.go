@@ -31,6 +31,10 @@ type Upstream struct {
 	// order is the priority order; a weight-0 upstream among weighted ones is
 	// a fallback only.
 	Weight int `koanf:"weight"`
+	// Responses says how this upstream serves the Responses API: "native",
+	// "translated" (onto its Chat Completions endpoint) or "off"; "" is the
+	// provider's default per model (docs/responses.md).
+	Responses string `koanf:"responses"`
 	// Price is what this upstream charges, per million tokens; routing plugins see it.
 	Price Price `koanf:"price"`
 	// Timeout bounds one attempt to this upstream until the first byte. Zero

@@ -93,11 +93,14 @@ func (p *translatingProxy) handle(ctx *fasthttp.RequestCtx) {
 		for !st.Finished() {
 			err := events.Next(&ev)
 			var pe *provider.Error
+			var ae *openai.APIError
 			switch {
 			case err == io.EOF:
 				out, _ = st.Done(out)
 			case errors.As(err, &pe):
 				out = st.Fail(out, responses.FailCode(pe.Status, pe.Code), pe.Message)
+			case errors.As(err, &ae): // an error the cloud reported inside the SSE stream
+				out = st.Fail(out, responses.FailCode(ae.Status, ae.Code), ae.Message)
 			case err != nil:
 				out = st.Fail(out, "server_error", "The upstream stream broke off.")
 			default:
