@@ -76,7 +76,7 @@ func newLogger(level string) *slog.Logger {
 type instance struct {
 	log     *slog.Logger
 	cfg     *config.Config
-	plugins *wasm.Set // nil until a config has plugins
+	plugins *pluginSet // nil until a config has plugins
 	cache   *cache.Cache
 	live    *router.Live
 }
@@ -100,7 +100,7 @@ func (in *instance) build(ctx context.Context, cfg *config.Config) (srv *router.
 	if in.plugins != nil {
 		host = in.plugins
 	} else if len(cfg.Plugins) > 0 {
-		set, err := wasm.NewSet(ctx, cfg.Plugins, wasm.Options{CacheDir: pluginCacheDir(), Logger: in.log})
+		set, err := newPluginSet(ctx, cfg.Plugins, wasm.Options{CacheDir: pluginCacheDir(), Logger: in.log})
 		if err != nil {
 			undo()
 			return nil, nil, nil, err

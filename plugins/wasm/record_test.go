@@ -16,7 +16,7 @@ func FuzzCheckRedactOutput(f *testing.F) {
 	f.Add([]byte("\x00\x00\x00\x00\xff\xff\xff\xff"))
 	f.Add([]byte("\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, out []byte) {
-		body, pairs, ok := checkRedactOutput(out)
+		body, pairs, origBytes, ok := checkRedactOutput(out)
 		if !ok {
 			return
 		}
@@ -28,12 +28,17 @@ func FuzzCheckRedactOutput(f *testing.F) {
 		r.Bytes()
 		r.U32()
 		v := new(plugins.Vault)
+		sum := 0
 		for range pairs {
 			ph, orig := r.Bytes(), r.Bytes()
 			if len(ph) == 0 {
 				t.Fatal("empty placeholder accepted")
 			}
+			sum += len(orig)
 			v.Add(ph, orig)
+		}
+		if sum != origBytes {
+			t.Fatalf("original bytes %d, counted %d", origBytes, sum)
 		}
 		if !r.Done() {
 			t.Fatal("accepted record has trailing bytes")
