@@ -26,15 +26,15 @@ var ErrBadInput = errors.New("plugintest: bad input")
 
 // Options are the inputs of one test run.
 type Options struct {
-	Wasm      string         // the module's path
-	Request   []byte         // req.json: an OpenAI chat completions request body
-	Upstreams []byte         // ups.json: a JSON array of Upstream; nil = SampleUpstreams
-	Config    []byte         // the plugin's config as a JSON object, as under plugins[].config; nil = {}
-	Kind      string         // "route", "redact" or ""; "" runs every hook the module serves
-	Tenant    string         // default "default"
-	PoP       PoP            // default {test, local}
-	CacheDir  string         // wazero compilation cache; "" = none
-	Runs      int            // timed calls per hook after the first; default 100
+	Wasm      string // the module's path
+	Request   []byte // req.json: an OpenAI chat completions request body
+	Upstreams []byte // ups.json: a JSON array of Upstream; nil = SampleUpstreams
+	Config    []byte // the plugin's config as a JSON object, as under plugins[].config; nil = {}
+	Kind      string // "route", "redact" or ""; "" runs every hook the module serves
+	Tenant    string // default "default"
+	PoP       PoP    // default {test, local}
+	CacheDir  string // wazero compilation cache; "" = none
+	Runs      int    // timed calls per hook after the first; default 100
 	// Log receives the plugin's own log lines (switchyard.log, stderr); nil = discarded.
 	Log io.Writer
 }

@@ -19,11 +19,12 @@ const (
 	// infinite loop on a small body after about 2 ms of CPU.
 	DefaultBaseFuel = 10_000_000
 	// DefaultFuelPerByte is the allowance per byte of the call's input
-	// record, so that big bodies get a budget in proportion: the demo's Go
-	// redact-email spends about 30 fuel per byte scanning text and about
-	// 20,000 per address it rewrites, so a 1 MiB body with 2,000 addresses
-	// needs about 80M and gets 10M + 1 MiB × 200 ≈ 220M (docs/abi.md §7).
-	DefaultFuelPerByte = 200
+	// record, so that big bodies get a budget in proportion. The demo's Go
+	// redact-email spends about 7 fuel per byte scanning text and about
+	// 21,000 per address it rewrites (plus the Go SDK's lookup of earlier
+	// placeholders): a 1 MiB body with 2,000 addresses, 20 of them distinct,
+	// costs about 140M and gets 10M + 1 MiB × 300 ≈ 325M (docs/abi.md §7).
+	DefaultFuelPerByte = 300
 	// DefaultMaxFuel caps one call's budget however big its input.
 	DefaultMaxFuel   = 4_000_000_000
 	DefaultMaxMemory = 64 << 20
