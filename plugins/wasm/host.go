@@ -326,16 +326,16 @@ func (h *hostEnv) clockResGet(ctx context.Context, m api.Module, stack []uint64)
 }
 
 // randomGet fills the guest's buffer from crypto/rand, charged per byte
-// before any is filled: a guest cannot make the host do more work than its
-// budget pays for.
+// before any is filled (a guest cannot make the host do more work than its
+// budget pays for); a buffer outside memory is EFAULT.
 func (h *hostEnv) randomGet(ctx context.Context, m api.Module, stack []uint64) {
-	n := uint32(stack[1])
-	h.charge(ctx, m, hostCallFuel+hostFuelPerByte*int64(n))
-	b, ok := m.Memory().Read(uint32(stack[0]), n)
+	h.charge(ctx, m, hostCallFuel)
+	b, ok := m.Memory().Read(uint32(stack[0]), uint32(stack[1]))
 	if !ok {
 		stack[0] = errnoFault
 		return
 	}
+	h.charge(ctx, m, hostFuelPerByte*int64(len(b)))
 	_, _ = rand.Read(b)
 	stack[0] = errnoSuccess
 }
@@ -345,7 +345,7 @@ func (h *hostEnv) randomGet(ctx context.Context, m api.Module, stack []uint64) {
 // instance's log budget. Every byte is charged, logged or not.
 func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 	fd, iovs, iovsLen, resultPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
-	g := h.charge(ctx, m, hostCallFuel+hostFuelPerIOVec*int64(iovsLen))
+	g := h.charge(ctx, m, hostCallFuel)
 	if fd != 1 && fd != 2 {
 		stack[0] = errnoBadf
 		return
@@ -366,7 +366,7 @@ func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 			stack[0] = errnoFault
 			return
 		}
-		h.charge(ctx, m, hostFuelPerByte*int64(l))
+		h.charge(ctx, m, hostFuelPerIOVec+hostFuelPerByte*int64(l))
 		total += l
 		for len(b) > 0 {
 			if g.fd != fd && len(g.line) > 0 {
