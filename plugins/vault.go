@@ -225,23 +225,33 @@ const maxPooledTable = 1 << 18
 // placeholder written literally in body (a client typing "<EMAIL_1>") matches
 // as itself. Linear in len(body) + len(redacted); it allocates nothing.
 func (v *Vault) Verify(body, redacted []byte, from int) error {
-	j := 0
-	for i := 0; i < len(redacted); {
-		c := redacted[i]
-		if c == '<' {
-			if end := bytes.IndexByte(redacted[i:min(len(redacted), i+MaxPlaceholderLen)], '>'); end > 0 {
-				if k := v.lookup(redacted[i : i+end+1]); k >= from {
-					p := v.pairs[k]
-					orig := v.buf[p.or0:p.or1]
-					if bytes.HasPrefix(body[j:], orig) {
-						i += end + 1
-						j += len(orig)
-						continue
-					}
+	i, j := 0, 0
+	for {
+		// The text up to the next '<' must be the body's, as is.
+		k := bytes.IndexByte(redacted[i:], '<')
+		end := len(redacted)
+		if k >= 0 {
+			end = i + k
+		}
+		if !bytes.HasPrefix(body[j:], redacted[i:end]) {
+			return ErrNotInBody
+		}
+		j += end - i
+		i = end
+		if k < 0 {
+			break
+		}
+		if gt := bytes.IndexByte(redacted[i:min(len(redacted), i+MaxPlaceholderLen)], '>'); gt > 0 {
+			if n := v.lookup(redacted[i : i+gt+1]); n >= from {
+				p := v.pairs[n]
+				if orig := v.buf[p.or0:p.or1]; bytes.HasPrefix(body[j:], orig) {
+					i += gt + 1
+					j += len(orig)
+					continue
 				}
 			}
 		}
-		if j >= len(body) || body[j] != c {
+		if j >= len(body) || body[j] != '<' {
 			return ErrNotInBody
 		}
 		i++
