@@ -383,14 +383,11 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 	}
 	// Validate the whole record before touching dst, and leave v as it was
 	// unless every check passes.
-	newBody, pairs, origBytes, ok := checkRedactOutput(out)
-	if !ok {
-		return dst, &callError{kind: ErrBadOutput, cause: errRedactRecord}
+	newBody, pairs, origBytes, err := checkRedactOutput(out, p.cfg.MaxPlaceholders-v.Len())
+	if err != nil {
+		return dst, &callError{kind: ErrBadOutput, cause: err}
 	}
-	if len(newBody) == 0 {
-		return dst, &callError{kind: ErrBadOutput, cause: errRedactEmpty}
-	}
-	if v.Len()+int(pairs) > p.cfg.MaxPlaceholders || v.OriginalBytes()+origBytes > p.cfg.MaxOriginalBytes {
+	if v.OriginalBytes()+origBytes > p.cfg.MaxOriginalBytes {
 		return dst, &callError{kind: ErrBadOutput, cause: errVaultFull}
 	}
 	mark := v.Len()
@@ -413,20 +410,29 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 }
 
 // checkRedactOutput validates a redact output record (docs/abi.md "redact")
-// and returns its body, pair count and the originals' total length.
-func checkRedactOutput(out []byte) (body []byte, pairs uint32, origBytes int, ok bool) {
+// and returns its body, pair count and the originals' total length. A
+// record with more than maxPairs pairs is refused before they are read.
+func checkRedactOutput(out []byte, maxPairs int) (body []byte, pairs uint32, origBytes int, err error) {
 	var r abi.Reader
 	r.Reset(out)
 	body = r.Bytes()
 	pairs = r.U32()
-	if !r.Ok() || uint64(pairs)*8 > uint64(len(out)) {
-		return nil, 0, 0, false
+	switch {
+	case !r.Ok() || uint64(pairs)*8 > uint64(len(out)):
+		return nil, 0, 0, errRedactRecord
+	case len(body) == 0:
+		return nil, 0, 0, errRedactEmpty
+	case int64(pairs) > int64(maxPairs):
+		return nil, 0, 0, errVaultFull
 	}
 	for range pairs {
 		if len(r.Bytes()) == 0 {
-			return nil, 0, 0, false
+			return nil, 0, 0, errRedactRecord
 		}
 		origBytes += len(r.Bytes())
 	}
-	return body, pairs, origBytes, r.Done()
+	if !r.Done() {
+		return nil, 0, 0, errRedactRecord
+	}
+	return body, pairs, origBytes, nil
 }

@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"runtime"
@@ -18,7 +19,7 @@ import (
 // afterwards the pool is full again with no instance in use, and closing the
 // set leaves no goroutine behind.
 func TestHostilePluginsUnderLoad(t *testing.T) {
-	const workers, calls = 64, 12
+	const workers = 64
 	redactBodies := [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d"), []byte("e"), []byte("f"), []byte("g"), []byte("ok"), []byte("{}")}
 	for _, tc := range []struct {
 		name    string
@@ -27,19 +28,24 @@ func TestHostilePluginsUnderLoad(t *testing.T) {
 		mod     func(*Config)
 		bodies  [][]byte // redact inputs, by call number
 		tokens  int      // route: prompt_tokens cycle over 0..tokens-1
+		calls   int      // per goroutine; 0 = 12 (heavy fixtures fewer: each failure starts an instance)
 	}{
 		{name: "oob route results and bad indices", fixture: "oob", kind: plugins.KindRoute, tokens: 9},
 		{name: "oob redact records", fixture: "oob", kind: plugins.KindRedact, bodies: redactBodies},
 		{name: "trap every third call", fixture: "third", kind: plugins.KindRoute, tokens: 1},
-		{name: "memory growth to the limit", fixture: "bomb", kind: plugins.KindRoute, tokens: 2, mod: func(c *Config) { c.MaxMemory = 4 << 20 }},
-		{name: "random_get bomb", fixture: "randbomb", kind: plugins.KindRoute, tokens: 1},
+		{name: "memory growth to the limit", fixture: "bomb", kind: plugins.KindRoute, tokens: 2, mod: func(c *Config) { c.MaxMemory = 4 << 20 }, calls: 4},
+		{name: "random_get bomb", fixture: "randbomb", kind: plugins.KindRoute, tokens: 1, calls: 3},
 		{name: "log flood", fixture: "logflood", kind: plugins.KindRoute, tokens: 1},
 		{name: "bad pointers to host imports", fixture: "hostptr", kind: plugins.KindRoute, tokens: 1},
-		{name: "100,000 placeholder pairs", fixture: "manypairs", kind: plugins.KindRedact, bodies: [][]byte{[]byte(`{"model":"m"}`)}},
+		{name: "100,000 placeholder pairs", fixture: "manypairs", kind: plugins.KindRedact, bodies: [][]byte{[]byte(`{"model":"m"}`)}, calls: 4},
 		{name: "invalid JSON or no model", fixture: "badjson", kind: plugins.KindRedact, bodies: [][]byte{[]byte(`j{"model":"m"}`), []byte(`{"model":"m","messages":[]}`)}},
 	} {
 		for _, onError := range []plugins.OnError{plugins.OnErrorOpen, plugins.OnErrorClosed} {
 			t.Run(tc.name+"/"+onError.String(), func(t *testing.T) {
+				calls := cmp.Or(tc.calls, 12)
+				if raceOn { // the race detector slows host code about tenfold
+					calls = max(1, calls/4)
+				}
 				before := runtime.NumGoroutine()
 				c := Config{Name: tc.fixture, Wasm: fixture(tc.fixture), Kind: tc.kind, OnError: onError, PoolSize: 4}
 				if tc.mod != nil {
