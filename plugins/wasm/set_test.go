@@ -2,10 +2,13 @@ package wasm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -273,4 +276,45 @@ func TestWatcherReloadsChangedFile(t *testing.T) {
 	if got := s.Plugins()[0].ModuleName(); got != "healthy-only" {
 		t.Fatalf("serving %q", got)
 	}
+}
+
+// The Set is a plugins.Host: its Stats snapshots carry the module's identity,
+// the pool and the counters, and render as Prometheus text.
+func TestSetStats(t *testing.T) {
+	s := newSet(t, cfg("r", "oob", "route", "open"))
+	r := s.Router(nil)
+	if r.Empty() || !s.Redactor([]string{"nobody"}).Empty() {
+		t.Fatal("Empty is wrong")
+	}
+	ctx, ups := context.Background(), testUpstreams()
+	r.Route(ctx, testRequest(7), ups, nil) // valid
+	r.Route(ctx, testRequest(3), ups, nil) // index 99: a failure, skipped
+	st := s.Stats(nil)
+	if len(st) != 1 {
+		t.Fatalf("%d stats", len(st))
+	}
+	got := st[0]
+	sum := sha256.Sum256(mustRead(t, fixture("oob")))
+	if got.Name != "r" || got.Module != "fixture" || got.Version != "0.0.1" || got.Kinds != plugins.KindRoute ||
+		got.ModuleSHA256 != hex.EncodeToString(sum[:]) || got.Calls != 2 || got.Failures != 1 || got.Skipped != 1 ||
+		got.PoolSize != 2 || !got.Healthy {
+		t.Fatalf("stats %+v", got)
+	}
+	waitFor(t, "the pool to refill", func() bool { st := s.Stats(nil)[0]; return st.Instances == 2 && st.InUse == 0 })
+	m := string(plugins.AppendMetrics(nil, s.Stats(nil)))
+	for _, want := range []string{`switchyard_plugin_calls_total{plugin="r"} 2`, `switchyard_plugin_skipped_total{plugin="r"} 1`,
+		`switchyard_plugin_instances{plugin="r"} 2`, `switchyard_plugin_healthy{plugin="r"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q:\n%s", want, m)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
