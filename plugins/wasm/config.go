@@ -16,7 +16,7 @@ var ErrBadConfig = errors.New("wasm: bad plugin config")
 // config loader leaves a field it was not given at zero.
 const (
 	// DefaultBaseFuel is the fixed part of a call's CPU budget: it stops an
-	// infinite loop on a small body after about 2 ms of CPU.
+	// infinite loop on a small body after a few ms of CPU (BenchmarkInfiniteLoop).
 	DefaultBaseFuel = 10_000_000
 	// DefaultFuelPerByte is the allowance per byte of the call's input
 	// record, so that big bodies get a budget in proportion. The demo's Go
@@ -46,6 +46,8 @@ const (
 	// initFuelFactor multiplies the base fuel for _initialize and init,
 	// which run a language runtime's start-up once per instance.
 	initFuelFactor = 100
+	// maxFuelPerByte bounds FuelPerByte so that a budget cannot overflow.
+	maxFuelPerByte = 1 << 20
 	// maxPages caps max_memory at 2 GiB so that a packed result (ptr<<32|len)
 	// is never negative.
 	maxPages = 32768
@@ -124,6 +126,8 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	switch {
+	case c.FuelPerByte > maxFuelPerByte:
+		return bad("fuel per byte", c.FuelPerByte)
 	case c.FuelPerByte == 0:
 		c.FuelPerByte = DefaultFuelPerByte
 	case c.FuelPerByte < 0:
