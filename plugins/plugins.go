@@ -55,6 +55,8 @@ type Redactor interface {
 	// Redact appends the rewritten body to dst and returns it, recording each
 	// placeholder and its original in v. When nothing matched it returns
 	// (dst, nil) with nothing appended and v unchanged: callers then keep the
-	// original body.
+	// original body. A host checks what a plugin returns before using it
+	// (Vault.Add for the placeholder's shape, Vault.Verify for the body; an
+	// empty body is a failure) and on failure leaves dst and v as they were.
 	Redact(ctx context.Context, body []byte, dst []byte, v *Vault) ([]byte, error)
 }

@@ -84,7 +84,7 @@ func (in *Instance) build(ctx context.Context, cfg *config.Config) (_ *Generatio
 		if in.wiring.Plugins == nil {
 			return nil, fmt.Errorf("%w: the config lists plugins but no plugin runtime is wired", ErrNoWiring)
 		}
-		if g.chains, err = in.wiring.Plugins.Chains(ctx, cfg.Plugins); err != nil {
+		if g.chains, err = in.wiring.Plugins.Chains(ctx, cfg); err != nil {
 			return nil, err
 		}
 	}

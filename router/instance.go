@@ -48,7 +48,7 @@ type Wiring struct {
 type PluginHost interface {
 	// Chains builds one generation's routing and redaction chains for ps.
 	// Modules unchanged since an earlier generation are shared with it.
-	Chains(ctx context.Context, ps []config.Plugin) (Chains, error)
+	Chains(ctx context.Context, cfg *config.Config) (Chains, error)
 	// Healthy is nil unless a plugin keeps failing.
 	Healthy() error
 	// AppendMetrics appends the plugins' counters in Prometheus text format.

@@ -58,9 +58,10 @@ func plugin(args []string) error {
 		if err != nil {
 			return err
 		}
-		if o.Config, err = parseJSONObject(b); err != nil {
+		if _, err = parseJSONObject(b); err != nil {
 			return fmt.Errorf("--config: %w", err)
 		}
+		o.Config = b
 	}
 	return plugintest.Run(context.Background(), os.Stdout, o)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,10 +71,19 @@ func newLogger(level string) *slog.Logger {
 // when set, is called with the bound address.
 func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), onListen func(addr string)) error {
 	log := newLogger(cfg.Log.Level)
-	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginCacheDir: pluginCacheDir()}))
+	var cur atomic.Pointer[router.Instance]
+	rebuild := func() { // a plugin file changed: build a generation with it
+		if in := cur.Load(); in != nil {
+			if err := in.Reload(ctx, in.Current().Config()); err != nil {
+				log.Error("plugin file reload refused; the previous modules keep serving", "err", err)
+			}
+		}
+	}
+	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginCacheDir: pluginCacheDir(), OnPluginChange: rebuild}))
 	if err != nil {
 		return err
 	}
+	cur.Store(in)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		in.Close(ctx)

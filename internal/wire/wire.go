@@ -7,13 +7,9 @@ package wire
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/plugins/wasm"
 	"github.com/switchyard-dev/switchyard/router"
-	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/provider"
 	"github.com/switchyard-dev/switchyard/router/provider/azure"
 	"github.com/switchyard-dev/switchyard/router/provider/bedrock"
@@ -60,85 +56,13 @@ type Options struct {
 	// PluginPoll is how often plugin files are checked for changes (0 = 1s,
 	// negative = never).
 	PluginPoll time.Duration
+	// OnPluginChange is called (on its own goroutine) after a changed plugin
+	// file was loaded: the command rebuilds the router's generation with it
+	// (router.Instance.Rebuild), the one reload path.
+	OnPluginChange func()
 }
 
 // Router returns the wiring for router.New.
 func Router(o Options) router.Wiring {
-	return router.Wiring{Logger: o.Logger, Adapter: Adapter, Plugins: &wasmHost{opts: o}}
-}
-
-// wasmHost is the process's Wasm plugin runtime: one wasm.Set, built from the
-// first config that lists plugins.
-type wasmHost struct {
-	opts Options
-	mu   sync.Mutex
-	set  *wasm.Set
-}
-
-// Chains builds a generation's chains. The Set loads only the plugins whose
-// config or file changed, and closes the ones no longer listed once their
-// calls in flight return.
-func (h *wasmHost) Chains(ctx context.Context, ps []config.Plugin) (router.Chains, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.set == nil {
-		set, err := wasm.NewSet(ctx, ps, wasm.Options{CacheDir: h.opts.PluginCacheDir, Logger: h.opts.Logger, PollInterval: h.opts.PluginPoll})
-		if err != nil {
-			return nil, err
-		}
-		h.set = set
-	} else if err := h.set.Reload(ps); err != nil {
-		return nil, err
-	}
-	return chains{h.set}, nil
-}
-
-func (h *wasmHost) Healthy() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.set == nil {
-		return nil
-	}
-	return h.set.Healthy()
-}
-
-func (h *wasmHost) AppendMetrics(b []byte) []byte {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.set == nil {
-		return b
-	}
-	return h.set.AppendMetrics(b)
-}
-
-func (h *wasmHost) Close() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.set == nil {
-		return nil
-	}
-	return h.set.Close()
-}
-
-type chains struct{ s *wasm.Set }
-
-func (c chains) Router(names []string) plugins.Router {
-	if r := c.s.Router(names); !empty(r) {
-		return r
-	}
-	return nil
-}
-
-func (c chains) Redactor(names []string) plugins.Redactor {
-	if r := c.s.Redactor(names); !empty(r) {
-		return r
-	}
-	return nil
-}
-
-func (chains) Close() error { return nil }
-
-func empty(chain any) bool {
-	e, ok := chain.(interface{ Empty() bool })
-	return ok && e.Empty()
+	return router.Wiring{Logger: o.Logger, Adapter: Adapter, Plugins: newPluginHost(o)}
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/switchyard-dev/switchyard/plugins"
 	"github.com/switchyard-dev/switchyard/plugins/wasm"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // ErrBadInput reports a request or upstream file that does not parse.
@@ -27,18 +26,21 @@ var ErrBadInput = errors.New("plugintest: bad input")
 
 // Options are the inputs of one test run.
 type Options struct {
-	Wasm      string         // the module's path
-	Request   []byte         // req.json: an OpenAI chat completions request body
-	Upstreams []byte         // ups.json: a JSON array of Upstream; nil = SampleUpstreams
-	Config    map[string]any // the plugin's config, as in the YAML; nil = {}
-	Kind      string         // "route", "redact" or ""; "" runs every hook the module serves
-	Tenant    string         // default "default"
-	PoP       config.PoP     // default {test, local}
-	CacheDir  string         // wazero compilation cache; "" = none
-	Runs      int            // timed calls per hook after the first; default 100
+	Wasm      string // the module's path
+	Request   []byte // req.json: an OpenAI chat completions request body
+	Upstreams []byte // ups.json: a JSON array of Upstream; nil = SampleUpstreams
+	Config    []byte // the plugin's config as a JSON object, as under plugins[].config; nil = {}
+	Kind      string // "route", "redact" or ""; "" runs every hook the module serves
+	Tenant    string // default "default"
+	PoP       PoP    // default {test, local}
+	CacheDir  string // wazero compilation cache; "" = none
+	Runs      int    // timed calls per hook after the first; default 100
 	// Log receives the plugin's own log lines (switchyard.log, stderr); nil = discarded.
 	Log io.Writer
 }
+
+// PoP is the point of presence the request view names.
+type PoP struct{ Name, Region string }
 
 // Upstream is one row of ups.json. Latencies are in milliseconds for
 // convenience; prices are per million tokens.
@@ -88,8 +90,17 @@ func Run(ctx context.Context, w io.Writer, o Options) error {
 		logw = io.Discard
 	}
 	name := strings.TrimSuffix(filepath.Base(o.Wasm), ".wasm")
+	var kind plugins.Kind
+	if o.Kind != "" {
+		if kind, err = plugins.ParseKind(o.Kind); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadInput, err)
+		}
+	}
+	if o.Config != nil && !json.Valid(o.Config) {
+		return fmt.Errorf("%w: the plugin config is not JSON", ErrBadInput)
+	}
 	t0 := time.Now()
-	p, err := wasm.Load(ctx, config.Plugin{Name: name, Kind: o.Kind, Wasm: o.Wasm, Config: o.Config, PoolSize: 1},
+	p, err := wasm.Load(ctx, wasm.Config{Name: name, Kind: kind, Wasm: o.Wasm, InitConfig: o.Config, PoolSize: 1},
 		wasm.Options{CacheDir: o.CacheDir, Logger: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func TestRunRedactGo(t *testing.T) {
 	}
 	var out bytes.Buffer
 	err := Run(context.Background(), &out, Options{Wasm: file, Request: []byte(chat), Runs: 3, CacheDir: cacheDir,
-		Config: map[string]any{"entities": []any{"email"}}})
+		Config: []byte(`{"entities":["email"]}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // TestCallPathZeroAlloc guards the hot path: a route call and a redact call
@@ -21,8 +20,8 @@ func TestCallPathZeroAlloc(t *testing.T) {
 		case "go":
 			// A Go guest serves the route hook with cheapest-healthy and the
 			// redact hook with redact-email: two plugins, same checks.
-			p = loadPath(t, config.Plugin{Name: "go", Wasm: goExample(t, "cheapest-healthy"), PoolSize: 1})
-			goRedact = loadPath(t, config.Plugin{Name: "go", Wasm: goExample(t, "redact-email"), PoolSize: 1})
+			p = loadPath(t, Config{Name: "go", Wasm: goExample(t, "cheapest-healthy"), PoolSize: 1})
+			goRedact = loadPath(t, Config{Name: "go", Wasm: goExample(t, "redact-email"), PoolSize: 1})
 		case "oob":
 			p = load(t, name, nil)
 			req = testRequest(7)

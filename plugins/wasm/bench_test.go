@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // Benchmarks of one hook call through a pooled instance, host and guest.
@@ -19,7 +18,7 @@ import (
 // benchPlugin loads a plugin that is never recycled, so that the figures are
 // the cost of a call; BenchmarkInstantiate gives the cost of a recycle, which
 // max_calls amortises.
-func benchPlugin(b *testing.B, c config.Plugin) *Plugin {
+func benchPlugin(b *testing.B, c Config) *Plugin {
 	c.PoolSize = 4
 	c.MaxCalls = 1 << 30
 	return loadPath(b, c)
@@ -37,7 +36,7 @@ func BenchmarkInstantiate(b *testing.B) {
 		{"wat-healthy-only", func(testing.TB) string { return "../../examples/plugins/wat/healthy-only/plugin.wasm" }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := benchPlugin(b, config.Plugin{Name: bc.name, Wasm: bc.path(b)})
+			p := benchPlugin(b, Config{Name: bc.name, Wasm: bc.path(b)})
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -62,7 +61,7 @@ func BenchmarkRoute(b *testing.B) {
 		{"wat-healthy-only", func(testing.TB) string { return "../../examples/plugins/wat/healthy-only/plugin.wasm" }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := benchPlugin(b, config.Plugin{Name: bc.name, Kind: "route", Wasm: bc.path(b)})
+			p := benchPlugin(b, Config{Name: bc.name, Kind: plugins.KindRoute, Wasm: bc.path(b)})
 			req, dst := testRequest(100), make([]int, 0, 8)
 			ctx := context.Background()
 			b.ReportAllocs()
@@ -77,7 +76,7 @@ func BenchmarkRoute(b *testing.B) {
 }
 
 func BenchmarkRouteParallel(b *testing.B) {
-	p := benchPlugin(b, config.Plugin{Name: "go", Kind: "route", Wasm: goExample(b, "cheapest-healthy")})
+	p := benchPlugin(b, Config{Name: "go", Kind: plugins.KindRoute, Wasm: goExample(b, "cheapest-healthy")})
 	ups := testUpstreams()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -116,7 +115,7 @@ func BenchmarkRedact(b *testing.B) {
 		{"wat-echo/match", func(testing.TB) string { return fixture("echo") }, append([]byte("!"), benchBody(false)...), true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			p := benchPlugin(b, config.Plugin{Name: bc.name, Kind: "redact", Wasm: bc.path(b)})
+			p := benchPlugin(b, Config{Name: bc.name, Kind: plugins.KindRedact, Wasm: bc.path(b)})
 			v, out := new(plugins.Vault), make([]byte, 0, 4096)
 			ctx := context.Background()
 			b.SetBytes(int64(len(bc.body)))
@@ -138,7 +137,7 @@ func BenchmarkRedact(b *testing.B) {
 // maximum thread CPU time of one call (wall time on a loaded machine is
 // higher and says more about the machine than about fuel).
 func BenchmarkInfiniteLoop(b *testing.B) {
-	p := benchPlugin(b, config.Plugin{Name: "loop", Wasm: fixture("loop")})
+	p := benchPlugin(b, Config{Name: "loop", Wasm: fixture("loop")})
 	ctx, req, ups := context.Background(), testRequest(0), testUpstreams()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -176,7 +175,7 @@ func BenchmarkFuelOverhead(b *testing.B) {
 		}
 		b.Run("go-redact-email-64KiB/"+name, func(b *testing.B) {
 			// 64 KiB of scanning costs about 10M fuel, the default budget.
-			p := loadWithFuel(b, fueled, config.Plugin{Name: "pii", Kind: "redact", Wasm: goExample(b, "redact-email"), MaxFuel: 1 << 40})
+			p := loadWithFuel(b, fueled, Config{Name: "pii", Kind: plugins.KindRedact, Wasm: goExample(b, "redact-email"), BaseFuel: 1 << 40, MaxFuel: 1 << 40})
 			v := new(plugins.Vault)
 			b.SetBytes(int64(len(body)))
 			cpuPerOp(b, func() {
@@ -186,7 +185,7 @@ func BenchmarkFuelOverhead(b *testing.B) {
 			})
 		})
 		b.Run("c-lowest-latency-256/"+name, func(b *testing.B) {
-			p := loadWithFuel(b, fueled, config.Plugin{Name: "c", Wasm: "../../examples/plugins/c/lowest-latency/plugin.wasm"})
+			p := loadWithFuel(b, fueled, Config{Name: "c", Wasm: "../../examples/plugins/c/lowest-latency/plugin.wasm"})
 			dst := make([]int, 0, 256)
 			cpuPerOp(b, func() {
 				var err error
@@ -198,7 +197,7 @@ func BenchmarkFuelOverhead(b *testing.B) {
 	}
 }
 
-func loadWithFuel(b *testing.B, fueled bool, c config.Plugin) *Plugin {
+func loadWithFuel(b *testing.B, fueled bool, c Config) *Plugin {
 	if !fueled {
 		saved := instrument
 		instrument = func(m []byte) ([]byte, error) { return m, nil }

@@ -1,8 +1,8 @@
 package wasm
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"math"
 
 	"github.com/tetratelabs/wazero/api"
@@ -16,46 +16,92 @@ var (
 	_ plugins.Redactor = (*Plugin)(nil)
 )
 
+// errNoInstance is the cause of a call that found its slot empty because the
+// instance meant for it failed to start; a refill is under way.
+var errNoInstance = errors.New("no instance: the last start-up failed")
+
 // get takes an instance from the pool, waiting for one while all are busy
-// (the pool bounds the instances, and so the memory, of a plugin). An empty
-// slot is filled on the caller's goroutine.
+// (the pool bounds the instances, and so the memory, of a plugin), until ctx
+// ends. It never starts an instance: start-ups run in the background (see
+// put), so no call waits for a guest's start-up code.
 func (p *Plugin) get(ctx context.Context) (*instance, error) {
-	var in *instance
-	select {
-	case in = <-p.slots:
-	default:
+	for {
+		var in *instance
 		select {
 		case in = <-p.slots:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		default:
+			select {
+			case in = <-p.slots:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
-	}
-	if in != nil {
-		if in.gen == p.gen.Load() {
-			return in, nil
+		switch {
+		case in == nil:
+			// Its start-up failed: fail this call fast rather than make it
+			// wait for another attempt, which runs in the background.
+			p.startRefill()
+			return nil, &callError{kind: ErrInstantiate, cause: errNoInstance}
+		case in.retired.Load():
+			// Replaced by a prewarmed successor, which is in the pool too.
+			p.closeInstance(ctx, in)
+			continue
+		case in.gen != p.gen.Load():
+			// The pool is being rebuilt after K failures in a row: an idle
+			// instance from before does not serve another call.
+			p.discard(in)
+			continue
 		}
-		// The pool is being rebuilt after K failures in a row: an idle
-		// instance from before does not serve another call.
-		p.closeInstance(ctx, in.mod)
+		p.inUse.Add(1)
+		return in, nil
 	}
-	in, err := p.newInstance(ctx)
-	if err != nil {
-		p.slots <- nil
-		return nil, err
-	}
-	return in, nil
 }
 
-// put returns an instance to the pool, or discards it — after any error, after
-// max_calls calls, when its memory grew above the recycle size, or when the
-// pool is being rebuilt — and refills its slot in the background.
+// put returns an instance to the pool after a call. After any error, or when
+// the pool is being rebuilt, it is discarded and a replacement is started in
+// the background. After max_calls calls, or when its memory grew above the
+// recycle size, a replacement is prewarmed in the background while it keeps
+// serving; it leaves the pool once its successor is in (see replace).
 func (p *Plugin) put(in *instance, failed bool) {
+	p.inUse.Add(-1)
 	in.calls++
-	if !failed && in.calls < p.maxCalls && in.mem.Size() <= p.recycleSize && in.gen == p.gen.Load() {
-		p.slots <- in
+	switch {
+	case failed || in.gen != p.gen.Load():
+		p.discard(in)
 		return
+	case in.retired.Load():
+		p.closeInstance(context.Background(), in)
+		return
+	case (in.calls >= p.cfg.MaxCalls || in.mem.Size() > p.recycleSize) && !in.replacing.Swap(true):
+		if !p.closed.Load() && p.acquire() {
+			go p.replace(in)
+		}
 	}
-	p.closeInstance(context.Background(), in.mod)
+	p.slots <- in
+}
+
+// retire takes in out of the count of serving instances. It returns true
+// for the one caller that retired it, which then owns its slot.
+func (p *Plugin) retire(in *instance) bool {
+	if in.retired.Swap(true) {
+		return false
+	}
+	p.instances.Add(-1)
+	return true
+}
+
+// discard closes a failed or outdated instance and refills its slot in the
+// background.
+func (p *Plugin) discard(in *instance) {
+	owned := p.retire(in)
+	p.closeInstance(context.Background(), in)
+	if owned {
+		p.startRefill()
+	}
+}
+
+// startRefill fills one empty slot on a background goroutine.
+func (p *Plugin) startRefill() {
 	if p.closed.Load() || !p.acquire() { // closing: no point starting a replacement
 		p.slots <- nil
 		return
@@ -64,7 +110,7 @@ func (p *Plugin) put(in *instance, failed bool) {
 }
 
 // refill instantiates a replacement into an empty slot; on failure the slot
-// stays empty and the next caller retries synchronously.
+// holds nil, and the next caller fails fast and starts another attempt.
 func (p *Plugin) refill() {
 	defer p.release()
 	in, err := p.newInstance(context.Background())
@@ -76,15 +122,40 @@ func (p *Plugin) refill() {
 	p.slots <- in
 }
 
+// replace prewarms a successor for old, which keeps serving meanwhile, then
+// puts the successor in the pool and retires old (closed by the next get or
+// put that sees it). If old was discarded meanwhile, its slot was refilled
+// already and the successor is closed.
+func (p *Plugin) replace(old *instance) {
+	defer p.release()
+	in, err := p.newInstance(context.Background())
+	if err != nil {
+		p.log.Warn("plugin instance failed to start; the old one keeps serving", "err", err)
+		old.replacing.Store(false)
+		return
+	}
+	if !p.retire(old) {
+		p.closeInstance(context.Background(), in)
+		return
+	}
+	p.recycled.Add(1)
+	p.slots <- in
+}
+
 // record records the outcome of a call for health and the failure streak.
-// Logged once per streak: the first failure and the recovery.
-func (p *Plugin) record(err error) {
+// Logged once per streak: the first failure and the recovery. A call whose
+// context ended (the client left, the deadline passed) is no fault of the
+// plugin and is not recorded.
+func (p *Plugin) record(ctx context.Context, err error) {
 	if err == nil {
 		if p.streak.Load() != 0 {
 			if n := p.streak.Swap(0); n != 0 {
 				p.log.Info("plugin recovered", "failed_calls", n)
 			}
 		}
+		return
+	}
+	if ctx.Err() != nil {
 		return
 	}
 	p.fails.Add(1)
@@ -98,15 +169,6 @@ func (p *Plugin) record(err error) {
 	}
 }
 
-// recordGetError records a failure to get an instance, unless the caller's
-// context ended while it waited: a client that went away is no fault of the
-// plugin.
-func (p *Plugin) recordGetError(ctx context.Context, err error) {
-	if ctx.Err() == nil {
-		p.record(err)
-	}
-}
-
 // rebuildPool makes every instance from before be replaced: an idle one when
 // it is next taken from the pool, a busy one when it is returned.
 func (p *Plugin) rebuildPool() {
@@ -114,9 +176,11 @@ func (p *Plugin) rebuildPool() {
 	p.gen.Add(1)
 }
 
-// call runs one hook on in with the record already written at in.buf.
+// call runs one hook on in with the record already written at in.buf. The
+// budget is the base fuel plus the allowance for the record's n bytes.
 func (p *Plugin) call(ctx context.Context, in *instance, f api.Function, n uint32) (ptr, size uint32, err error) {
-	p.setFuel(in, p.maxFuel)
+	p.setFuel(in, p.cfg.budget(int(n)))
+	in.guest.startCall(p.cfg.CallTimeout)
 	in.stack[0], in.stack[1] = uint64(in.buf), uint64(n)
 	if err := f.CallWithStack(ctx, in.stack[:]); err != nil {
 		return 0, 0, classify(err, in.fuel != nil, p.fuelLeft(in))
@@ -158,12 +222,13 @@ func (p *Plugin) Route(ctx context.Context, req *plugins.Request, ups []plugins.
 	}
 	in, err := p.get(ctx)
 	if err != nil {
-		p.recordGetError(ctx, err)
+		p.record(ctx, err)
 		return dst, err
 	}
+	p.calls.Add(1)
 	dst, err = p.route(ctx, in, req, ups, dst)
 	p.put(in, err != nil)
-	p.record(err)
+	p.record(ctx, err)
 	return dst, err
 }
 
@@ -187,7 +252,6 @@ func (p *Plugin) route(ctx context.Context, in *instance, req *plugins.Request, 
 		return dst, &callError{kind: ErrBadOutput, cause: errRouteOutput}
 	}
 	start := len(dst)
-outer:
 	for i := 0; i < len(out); i += 4 {
 		idx := abi.U32(out[i:])
 		if idx >= uint32(len(ups)) {
@@ -195,7 +259,7 @@ outer:
 		}
 		for _, d := range dst[start:] {
 			if d == int(idx) {
-				continue outer // a duplicate adds nothing
+				return dst[:start], &callError{kind: ErrBadOutput, cause: errRouteDuplicate}
 			}
 		}
 		dst = append(dst, int(idx))
@@ -272,12 +336,13 @@ func (p *Plugin) Redact(ctx context.Context, body, dst []byte, v *plugins.Vault)
 	}
 	in, err := p.get(ctx)
 	if err != nil {
-		p.recordGetError(ctx, err)
+		p.record(ctx, err)
 		return dst, err
 	}
+	p.calls.Add(1)
 	dst, err = p.redact(ctx, in, body, dst, v)
 	p.put(in, err != nil)
-	p.record(err)
+	p.record(ctx, err)
 	return dst, err
 }
 
@@ -316,51 +381,58 @@ func (p *Plugin) redact(ctx context.Context, in *instance, body, dst []byte, v *
 	if !ok {
 		return dst, &callError{kind: ErrBadOutput, cause: errRedactBounds}
 	}
-	// Validate the whole record before touching dst or v.
-	newBody, pairs, ok := checkRedactOutput(out)
-	if !ok {
-		return dst, &callError{kind: ErrBadOutput, cause: errRedactRecord}
+	// Validate the whole record before touching dst, and leave v as it was
+	// unless every check passes.
+	newBody, pairs, origBytes, err := checkRedactOutput(out, p.cfg.MaxPlaceholders-v.Len())
+	if err != nil {
+		return dst, &callError{kind: ErrBadOutput, cause: err}
 	}
+	if v.OriginalBytes()+origBytes > p.cfg.MaxOriginalBytes {
+		return dst, &callError{kind: ErrBadOutput, cause: errVaultFull}
+	}
+	mark := v.Len()
 	var r abi.Reader
-	if v.Len() > 0 {
-		// A placeholder an earlier redactor gave another original would
-		// restore the wrong text: refuse it.
-		r.Reset(out)
-		r.Bytes()
-		r.U32()
-		for range pairs {
-			ph, orig := r.Bytes(), r.Bytes()
-			if o, ok := v.Lookup(ph); ok && !bytes.Equal(o, orig) {
-				return dst, &callError{kind: ErrBadOutput, cause: errPlaceholderTaken}
-			}
-		}
-	}
-	dst = append(dst, newBody...)
 	r.Reset(out)
 	r.Bytes()
 	r.U32()
 	for range pairs {
 		ph := r.Bytes()
-		v.Add(ph, r.Bytes())
+		if err := v.Add(ph, r.Bytes()); err != nil {
+			v.Truncate(mark)
+			return dst, &callError{kind: ErrBadOutput, cause: err}
+		}
 	}
-	return dst, nil
+	if err := v.Verify(body, newBody, mark); err != nil {
+		v.Truncate(mark)
+		return dst, &callError{kind: ErrBadOutput, cause: err}
+	}
+	return append(dst, newBody...), nil
 }
 
 // checkRedactOutput validates a redact output record (docs/abi.md "redact")
-// and returns its body and pair count.
-func checkRedactOutput(out []byte) (body []byte, pairs uint32, ok bool) {
+// and returns its body, pair count and the originals' total length. A
+// record with more than maxPairs pairs is refused before they are read.
+func checkRedactOutput(out []byte, maxPairs int) (body []byte, pairs uint32, origBytes int, err error) {
 	var r abi.Reader
 	r.Reset(out)
 	body = r.Bytes()
 	pairs = r.U32()
-	if !r.Ok() || uint64(pairs)*8 > uint64(len(out)) {
-		return nil, 0, false
+	switch {
+	case !r.Ok() || uint64(pairs)*8 > uint64(len(out)):
+		return nil, 0, 0, errRedactRecord
+	case len(body) == 0:
+		return nil, 0, 0, errRedactEmpty
+	case int64(pairs) > int64(maxPairs):
+		return nil, 0, 0, errVaultFull
 	}
 	for range pairs {
 		if len(r.Bytes()) == 0 {
-			return nil, 0, false
+			return nil, 0, 0, errRedactRecord
 		}
-		r.Bytes()
+		origBytes += len(r.Bytes())
 	}
-	return body, pairs, r.Done()
+	if !r.Done() {
+		return nil, 0, 0, errRedactRecord
+	}
+	return body, pairs, origBytes, nil
 }

@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
@@ -22,6 +23,8 @@ var (
 	ErrInit          = errors.New("wasm: init failed")
 	ErrTooLarge      = errors.New("wasm: input record too large")
 	ErrInstantiate   = errors.New("wasm: instantiate failed")
+	ErrTimeout       = errors.New("wasm: wall-clock limit passed")
+	ErrCanceled      = errors.New("wasm: call's context ended")
 )
 
 // callError is a failed call: the sentinel kind plus the cause. It is built
@@ -56,6 +59,10 @@ func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrFuelExhausted):
 		return "fuel exhausted"
+	case errors.Is(err, ErrTimeout):
+		return "time limit passed"
+	case errors.Is(err, ErrCanceled):
+		return "request ended"
 	case errors.Is(err, ErrExited):
 		return "guest exited"
 	case errors.Is(err, ErrTrap):
@@ -79,8 +86,12 @@ func Reason(err error) string {
 func classify(err error, hasFuel bool, fuelLeft int64) error {
 	var exit *sys.ExitError
 	switch {
-	case hasFuel && fuelLeft < 0:
+	case hasFuel && fuelLeft < 0, errors.Is(err, errHostFuel):
 		return &callError{kind: ErrFuelExhausted}
+	case errors.Is(err, errHostDeadline):
+		return &callError{kind: ErrTimeout}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &callError{kind: ErrCanceled, cause: err}
 	case errors.As(err, &exit):
 		return &callError{kind: ErrExited, cause: err}
 	}
@@ -88,9 +99,11 @@ func classify(err error, hasFuel bool, fuelLeft int64) error {
 }
 
 var (
-	errRouteOutput      = errors.New("route output is not a list of u32 indices within the upstream table")
-	errRouteIndex       = errors.New("route output holds an index outside the upstream table")
-	errRedactBounds     = errors.New("redact output lies outside memory")
-	errRedactRecord     = errors.New("redact output record is malformed")
-	errPlaceholderTaken = errors.New("redact output reuses a placeholder taken by an earlier redactor for another original")
+	errRouteOutput    = errors.New("route output is not a list of u32 indices within the upstream table")
+	errRouteIndex     = errors.New("route output holds an index outside the upstream table")
+	errRouteDuplicate = errors.New("route output names an upstream twice")
+	errRedactEmpty    = errors.New("redact output has an empty body")
+	errVaultFull      = errors.New("redact output goes past the request's cap on placeholders or original bytes")
+	errRedactBounds   = errors.New("redact output lies outside memory")
+	errRedactRecord   = errors.New("redact output record is malformed")
 )

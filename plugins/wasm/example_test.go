@@ -7,15 +7,14 @@ import (
 
 	"github.com/switchyard-dev/switchyard/plugins"
 	"github.com/switchyard-dev/switchyard/plugins/wasm"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // A Set owns the configured plugins; the router asks it for a tenant's
 // routing chain once and calls it per request.
 func ExampleSet() {
 	ctx := context.Background()
-	set, err := wasm.NewSet(ctx, []config.Plugin{
-		{Name: "healthy", Kind: "route", Wasm: "../../examples/plugins/wat/healthy-only/plugin.wasm"},
+	set, err := wasm.NewSet(ctx, []wasm.Config{
+		{Name: "healthy", Kind: plugins.KindRoute, Wasm: "../../examples/plugins/wat/healthy-only/plugin.wasm"},
 	}, wasm.Options{PollInterval: -1})
 	if err != nil {
 		log.Fatal(err)
@@ -37,8 +36,8 @@ func ExampleSet() {
 // failure into a 503 the router sends as an OpenAI error.
 func ExampleSet_Redactor() {
 	ctx := context.Background()
-	set, err := wasm.NewSet(ctx, []config.Plugin{
-		{Name: "pii", Kind: "redact", Wasm: "testdata/loop.wasm", OnError: "closed"},
+	set, err := wasm.NewSet(ctx, []wasm.Config{
+		{Name: "pii", Kind: plugins.KindRedact, Wasm: "testdata/loop.wasm", OnError: plugins.OnErrorClosed},
 	}, wasm.Options{PollInterval: -1})
 	if err != nil {
 		log.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 var goBuild struct {
@@ -53,7 +52,7 @@ func goExample(t testing.TB, name string) string {
 	return filepath.Join(goBuild.dir, name+".wasm")
 }
 
-func loadPath(t testing.TB, c config.Plugin) *Plugin {
+func loadPath(t testing.TB, c Config) *Plugin {
 	t.Helper()
 	p, err := Load(context.Background(), c, quiet)
 	if err != nil {
@@ -64,7 +63,7 @@ func loadPath(t testing.TB, c config.Plugin) *Plugin {
 }
 
 func TestGoCheapestHealthy(t *testing.T) {
-	p := loadPath(t, config.Plugin{Name: "cheap", Kind: "route", Wasm: goExample(t, "cheapest-healthy"), PoolSize: 2})
+	p := loadPath(t, Config{Name: "cheap", Kind: plugins.KindRoute, Wasm: goExample(t, "cheapest-healthy"), PoolSize: 2})
 	if p.ModuleName() != "cheapest-healthy" || p.Version() != "1.0.0" || p.Kinds() != plugins.KindRoute {
 		t.Fatalf("info %q %q %v", p.ModuleName(), p.Version(), p.Kinds())
 	}
@@ -84,14 +83,14 @@ func TestGoCheapestHealthy(t *testing.T) {
 	if got, err := p.Route(context.Background(), testRequest(10), ups, nil); err != nil || len(got) != 0 {
 		t.Fatalf("no healthy upstream: %v, %v", got, err)
 	}
-	if _, err := Load(context.Background(), config.Plugin{Name: "x", Kind: "redact", Wasm: goExample(t, "cheapest-healthy")}, quiet); err == nil {
+	if _, err := Load(context.Background(), Config{Name: "x", Kind: plugins.KindRedact, Wasm: goExample(t, "cheapest-healthy")}, quiet); err == nil {
 		t.Fatal("a route-only Go plugin loaded as redact")
 	}
 }
 
 func TestGoRedactEmail(t *testing.T) {
-	p := loadPath(t, config.Plugin{Name: "pii", Kind: "redact", Wasm: goExample(t, "redact-email"), PoolSize: 2,
-		Config: map[string]any{"entities": []any{"email"}}})
+	p := loadPath(t, Config{Name: "pii", Kind: plugins.KindRedact, Wasm: goExample(t, "redact-email"), PoolSize: 2,
+		InitConfig: []byte(`{"entities":["email"]}`)})
 	body := `{"messages":[{"role":"user","content":"mail bob@example.com,\nann.lee+x@mail.example.org and bob@example.com."}]}`
 	v := new(plugins.Vault)
 	out, err := p.Redact(context.Background(), []byte(body), nil, v)
@@ -109,8 +108,8 @@ func TestGoRedactEmail(t *testing.T) {
 	if err != nil || len(out) != 0 {
 		t.Fatalf("no match: %q, %v", out, err)
 	}
-	_, err = Load(context.Background(), config.Plugin{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1,
-		Config: map[string]any{"entities": []any{"phone"}}}, quiet)
+	_, err = Load(context.Background(), Config{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1,
+		InitConfig: []byte(`{"entities":["phone"]}`)}, quiet)
 	if err == nil {
 		t.Fatal("unknown entity accepted")
 	}
@@ -118,7 +117,7 @@ func TestGoRedactEmail(t *testing.T) {
 }
 
 func TestCLowestLatency(t *testing.T) {
-	p := loadPath(t, config.Plugin{Name: "fast", Wasm: "../../examples/plugins/c/lowest-latency/plugin.wasm", PoolSize: 1})
+	p := loadPath(t, Config{Name: "fast", Wasm: "../../examples/plugins/c/lowest-latency/plugin.wasm", PoolSize: 1})
 	if p.ModuleName() != "lowest-latency" || p.Kinds() != plugins.KindRoute {
 		t.Fatalf("info %q %v", p.ModuleName(), p.Kinds())
 	}
@@ -134,7 +133,7 @@ func TestCLowestLatency(t *testing.T) {
 // placeholder for another original is refused.
 func TestRedactorsDoNotCollide(t *testing.T) {
 	ctx := context.Background()
-	p := loadPath(t, config.Plugin{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1})
+	p := loadPath(t, Config{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1})
 	v := new(plugins.Vault)
 	v.Add([]byte("<EMAIL_1>"), []byte("first@example.com"))
 	out, err := p.Redact(ctx, []byte(`{"c":"<EMAIL_1> and a@example.com"}`), nil, v)
@@ -162,8 +161,8 @@ func TestRedactorsDoNotCollide(t *testing.T) {
 // the collector off and the host recycles instances by memory instead.
 func TestGoPluginsStayWithinDefaultFuel(t *testing.T) {
 	ctx := context.Background()
-	route := loadPath(t, config.Plugin{Name: "r", Wasm: goExample(t, "cheapest-healthy"), PoolSize: 1})
-	redact := loadPath(t, config.Plugin{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1})
+	route := loadPath(t, Config{Name: "r", Wasm: goExample(t, "cheapest-healthy"), PoolSize: 1})
+	redact := loadPath(t, Config{Name: "pii", Wasm: goExample(t, "redact-email"), PoolSize: 1})
 	body, ups, req := benchBody(true), testUpstreams(), testRequest(100)
 	v := new(plugins.Vault)
 	var out []byte

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -25,8 +26,17 @@ const (
 	errnoNosys   = 52
 )
 
-// maxLogLine caps one line a guest writes to the host log.
-const maxLogLine = 1024
+// Caps on what a guest may write to the host log (switchyard.log and
+// fd_write share them): per line, per call and per instance.
+const (
+	maxLogLine       = 1024
+	maxGuestLines    = 32 // per instance, and per call
+	maxCallLogBytes  = 8 << 10
+	maxGuestLogBytes = 32 << 10
+	hostCallFuel     = 100 // every host call
+	hostFuelPerByte  = 4   // per byte a host call reads, writes or fills
+	hostFuelPerIOVec = 20  // per iovec fd_write walks
+)
 
 var (
 	i32 = api.ValueTypeI32
@@ -47,23 +57,104 @@ type hostFunc struct {
 type hostEnv struct {
 	log   *slog.Logger
 	start time.Time
-	// out holds each instance's partial stdout/stderr line, keyed by its
-	// api.Module, so that a guest writing a panic byte by byte still gives
-	// whole log lines. Not on the hot path: only guests that print use it.
-	out sync.Map // api.Module → *guestOutput
+	// guests maps each live instance's api.Module to its guestState, so that
+	// a host function can charge the calling instance's budget.
+	guests sync.Map // api.Module → *guestState
 }
 
-// guestOutput is one instance's unfinished output line and how many lines it
-// logged; after maxGuestLines the rest is dropped, so a guest cannot flood
-// the host log.
-type guestOutput struct {
-	mu    sync.Mutex
-	line  []byte
-	fd    uint32
-	lines int
+// guestState is what the host functions know about one instance: its fuel
+// counter, the wall-clock deadline of the call it is in, and its log budget.
+// An instance serves one call at a time, so only the calling goroutine
+// touches it, except forget after the instance is closed.
+type guestState struct {
+	fuel     api.MutableGlobal // nil for a module without the fuel counter
+	timeout  time.Duration     // of the current call or start-up
+	deadline int64             // unix nanoseconds; 0 = set at the first host call
+
+	mu        sync.Mutex // guards the log state below against forget
+	line      []byte     // unfinished output line
+	fd        uint32
+	callLines int // lines logged in this call
+	callBytes int
+	lines     int // lines logged by this instance
+	bytes     int
+	dropped   bool // the "dropped" notice was logged
 }
 
-const maxGuestLines = 32
+func newGuestState(timeout time.Duration) *guestState {
+	g := &guestState{}
+	g.startCall(timeout)
+	return g
+}
+
+// startCall resets the per-call budgets before a guest call. The deadline
+// starts at the first host call, so a call that never calls the host costs
+// no clock read.
+func (g *guestState) startCall(timeout time.Duration) {
+	g.timeout = timeout
+	g.deadline = 0
+	g.callLines, g.callBytes = 0, 0
+}
+
+func (g *guestState) resetInstanceLog() {
+	g.mu.Lock()
+	g.lines, g.bytes, g.dropped = 0, 0, false
+	g.mu.Unlock()
+}
+
+type guestStateKey struct{}
+
+// withGuestState carries g to host functions called while the module is
+// instantiated (its start section), before it is registered.
+func withGuestState(ctx context.Context, g *guestState) context.Context {
+	return context.WithValue(ctx, guestStateKey{}, g)
+}
+
+func (h *hostEnv) register(m api.Module, g *guestState) { h.guests.Store(m, g) }
+
+// guest returns the state of the calling instance.
+func (h *hostEnv) guest(ctx context.Context, m api.Module) *guestState {
+	if v, ok := h.guests.Load(m); ok {
+		return v.(*guestState)
+	}
+	if g, ok := ctx.Value(guestStateKey{}).(*guestState); ok {
+		return g
+	}
+	panic(errUnknownGuest)
+}
+
+// Errors a host function ends a guest call with (by panicking: wazero turns
+// the panic into the call's error, wrapping it).
+var (
+	errHostDeadline = errors.New("wall-clock limit passed inside a host call")
+	errHostFuel     = errors.New("fuel ran out inside a host call")
+	errUnknownGuest = errors.New("host call from an unknown instance")
+)
+
+// charge is called first by every host function: it ends the call when the
+// caller's context ended or the call's wall-clock limit passed, and takes
+// cost from the call's fuel, ending the call when it runs out. A guest that
+// loops in host calls is so bounded like one that loops in its own code.
+func (h *hostEnv) charge(ctx context.Context, m api.Module, cost int64) *guestState {
+	g := h.guest(ctx, m)
+	now := time.Now().UnixNano()
+	if g.deadline == 0 {
+		g.deadline = now + int64(g.timeout)
+	} else if now > g.deadline {
+		panic(errHostDeadline)
+	}
+	if err := ctx.Err(); err != nil {
+		panic(err)
+	}
+	if g.fuel != nil {
+		left := int64(g.fuel.Get()) - cost
+		g.fuel.Set(uint64(left))
+		if left < 0 {
+			panic(errHostFuel)
+		}
+	}
+	return g
+}
 
 // allowed returns the import table: module → name → function.
 func (h *hostEnv) allowed() map[string]map[string]hostFunc {
@@ -72,24 +163,24 @@ func (h *hostEnv) allowed() map[string]map[string]hostFunc {
 			abi.HostLog: {h.hostLog, []api.ValueType{i32, i32, i32}, nil},
 		},
 		abi.WASIModule: {
-			"args_sizes_get":      {sizesGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-			"args_get":            {emptyGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-			"environ_sizes_get":   {sizesGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-			"environ_get":         {emptyGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"args_sizes_get":      {h.sizesGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"args_get":            {h.emptyGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"environ_sizes_get":   {h.sizesGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"environ_get":         {h.emptyGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
 			"clock_time_get":      {h.clockTimeGet, []api.ValueType{i32, i64, i32}, []api.ValueType{i32}},
-			"clock_res_get":       {clockResGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
-			"random_get":          {randomGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"clock_res_get":       {h.clockResGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"random_get":          {h.randomGet, []api.ValueType{i32, i32}, []api.ValueType{i32}},
 			"fd_write":            {h.fdWrite, []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
-			"proc_exit":           {procExit, []api.ValueType{i32}, nil},
-			"sched_yield":         {errno(errnoSuccess), nil, []api.ValueType{i32}},
-			"fd_close":            {errno(errnoBadf), []api.ValueType{i32}, []api.ValueType{i32}},
-			"fd_seek":             {errno(errnoBadf), []api.ValueType{i32, i64, i32, i32}, []api.ValueType{i32}},
-			"fd_fdstat_get":       {errno(errnoBadf), []api.ValueType{i32, i32}, []api.ValueType{i32}},
-			"fd_prestat_get":      {errno(errnoBadf), []api.ValueType{i32, i32}, []api.ValueType{i32}},
-			"fd_prestat_dir_name": {errno(errnoBadf), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}},
-			"fd_fdstat_set_flags": {errno(errnoBadf), []api.ValueType{i32, i32}, []api.ValueType{i32}},
-			"fd_read":             {errno(errnoBadf), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
-			"poll_oneoff":         {errno(errnoNosys), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
+			"proc_exit":           {h.procExit, []api.ValueType{i32}, nil},
+			"sched_yield":         {h.errno(errnoSuccess), nil, []api.ValueType{i32}},
+			"fd_close":            {h.errno(errnoBadf), []api.ValueType{i32}, []api.ValueType{i32}},
+			"fd_seek":             {h.errno(errnoBadf), []api.ValueType{i32, i64, i32, i32}, []api.ValueType{i32}},
+			"fd_fdstat_get":       {h.errno(errnoBadf), []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"fd_prestat_get":      {h.errno(errnoBadf), []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"fd_prestat_dir_name": {h.errno(errnoBadf), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}},
+			"fd_fdstat_set_flags": {h.errno(errnoBadf), []api.ValueType{i32, i32}, []api.ValueType{i32}},
+			"fd_read":             {h.errno(errnoBadf), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
+			"poll_oneoff":         {h.errno(errnoNosys), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}},
 		},
 	}
 }
@@ -137,8 +228,9 @@ func sameTypes(a, b []api.ValueType) bool {
 	return true
 }
 
-func errno(e uint64) api.GoModuleFunc {
-	return func(_ context.Context, _ api.Module, stack []uint64) {
+func (h *hostEnv) errno(e uint64) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		h.charge(ctx, m, hostCallFuel)
 		if len(stack) > 0 {
 			stack[0] = e
 		}
@@ -146,20 +238,48 @@ func errno(e uint64) api.GoModuleFunc {
 }
 
 // hostLog is switchyard.log(level, ptr, len). A bad pointer is ignored rather
-// than trapping: logging must never fail a request.
+// than trapping: logging must never fail a request. Lines are capped at
+// maxLogLine bytes and count against the instance's log budget.
 func (h *hostEnv) hostLog(ctx context.Context, m api.Module, stack []uint64) {
 	level := slog.Level(int32(stack[0]))
 	n := min(uint32(stack[2]), maxLogLine)
+	g := h.charge(ctx, m, hostCallFuel+hostFuelPerByte*int64(n))
 	b, ok := m.Memory().Read(uint32(stack[1]), n)
 	if !ok || !h.log.Enabled(ctx, level) {
 		return
 	}
-	h.log.Log(ctx, level, string(b), "source", "plugin")
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if h.admit(ctx, g, level, len(b)) {
+		h.log.Log(ctx, level, string(b), "source", "plugin")
+	}
+}
+
+// admit counts one line of n bytes against the call's and the instance's
+// log budget; false means drop it. The first line dropped for the instance's
+// budget is replaced by a notice. g.mu is held.
+func (h *hostEnv) admit(ctx context.Context, g *guestState, level slog.Level, n int) bool {
+	if g.lines >= maxGuestLines || g.bytes+n > maxGuestLogBytes {
+		if !g.dropped {
+			g.dropped = true
+			h.log.Log(ctx, level, "further output of this instance dropped", "source", "plugin")
+		}
+		return false
+	}
+	if g.callLines >= maxGuestLines || g.callBytes+n > maxCallLogBytes {
+		return false
+	}
+	g.lines++
+	g.callLines++
+	g.bytes += n
+	g.callBytes += n
+	return true
 }
 
 // sizesGet answers args_sizes_get and environ_sizes_get: no arguments, no
 // environment.
-func sizesGet(_ context.Context, m api.Module, stack []uint64) {
+func (h *hostEnv) sizesGet(ctx context.Context, m api.Module, stack []uint64) {
+	h.charge(ctx, m, hostCallFuel)
 	mem := m.Memory()
 	if !mem.WriteUint32Le(uint32(stack[0]), 0) || !mem.WriteUint32Le(uint32(stack[1]), 0) {
 		stack[0] = errnoFault
@@ -168,9 +288,13 @@ func sizesGet(_ context.Context, m api.Module, stack []uint64) {
 	stack[0] = errnoSuccess
 }
 
-func emptyGet(_ context.Context, _ api.Module, stack []uint64) { stack[0] = errnoSuccess }
+func (h *hostEnv) emptyGet(ctx context.Context, m api.Module, stack []uint64) {
+	h.charge(ctx, m, hostCallFuel)
+	stack[0] = errnoSuccess
+}
 
-func (h *hostEnv) clockTimeGet(_ context.Context, m api.Module, stack []uint64) {
+func (h *hostEnv) clockTimeGet(ctx context.Context, m api.Module, stack []uint64) {
+	h.charge(ctx, m, hostCallFuel)
 	var t uint64
 	switch uint32(stack[0]) {
 	case 0: // realtime
@@ -188,7 +312,8 @@ func (h *hostEnv) clockTimeGet(_ context.Context, m api.Module, stack []uint64) 
 	stack[0] = errnoSuccess
 }
 
-func clockResGet(_ context.Context, m api.Module, stack []uint64) {
+func (h *hostEnv) clockResGet(ctx context.Context, m api.Module, stack []uint64) {
+	h.charge(ctx, m, hostCallFuel)
 	if uint32(stack[0]) > 1 {
 		stack[0] = errnoInval
 		return
@@ -200,30 +325,34 @@ func clockResGet(_ context.Context, m api.Module, stack []uint64) {
 	stack[0] = errnoSuccess
 }
 
-func randomGet(_ context.Context, m api.Module, stack []uint64) {
+// randomGet fills the guest's buffer from crypto/rand, charged per byte
+// before any is filled (a guest cannot make the host do more work than its
+// budget pays for); a buffer outside memory is EFAULT.
+func (h *hostEnv) randomGet(ctx context.Context, m api.Module, stack []uint64) {
+	h.charge(ctx, m, hostCallFuel)
 	b, ok := m.Memory().Read(uint32(stack[0]), uint32(stack[1]))
 	if !ok {
 		stack[0] = errnoFault
 		return
 	}
+	h.charge(ctx, m, hostFuelPerByte*int64(len(b)))
 	_, _ = rand.Read(b)
 	stack[0] = errnoSuccess
 }
 
 // fdWrite sends what a guest writes to stdout (debug) or stderr (warn) to the
-// host log, one record per line, lines capped at maxLogLine bytes and at
-// maxGuestLines per instance.
+// host log, one record per line, lines capped at maxLogLine bytes, within the
+// instance's log budget. Every byte is charged, logged or not.
 func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 	fd, iovs, iovsLen, resultPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
+	g := h.charge(ctx, m, hostCallFuel)
 	if fd != 1 && fd != 2 {
 		stack[0] = errnoBadf
 		return
 	}
 	mem := m.Memory()
-	v, _ := h.out.LoadOrStore(m, &guestOutput{})
-	o := v.(*guestOutput)
-	o.mu.Lock()
-	defer o.mu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	total := uint32(0)
 	for i := range iovsLen {
 		ptr, ok1 := mem.ReadUint32Le(iovs + 8*i)
@@ -237,19 +366,20 @@ func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 			stack[0] = errnoFault
 			return
 		}
+		h.charge(ctx, m, hostFuelPerIOVec+hostFuelPerByte*int64(l))
 		total += l
 		for len(b) > 0 {
-			if o.fd != fd && len(o.line) > 0 {
-				h.emit(ctx, o)
+			if g.fd != fd && len(g.line) > 0 {
+				h.emit(ctx, g)
 			}
-			o.fd = fd
+			g.fd = fd
 			nl := bytes.IndexByte(b, '\n')
 			if nl < 0 {
-				o.line = append(o.line, b[:min(len(b), maxLogLine-len(o.line))]...)
+				g.line = append(g.line, b[:min(len(b), maxLogLine-len(g.line))]...)
 				break
 			}
-			o.line = append(o.line, b[:min(nl, maxLogLine-len(o.line))]...)
-			h.emit(ctx, o)
+			g.line = append(g.line, b[:min(nl, maxLogLine-len(g.line))]...)
+			h.emit(ctx, g)
 			b = b[nl+1:]
 		}
 	}
@@ -260,41 +390,38 @@ func (h *hostEnv) fdWrite(ctx context.Context, m api.Module, stack []uint64) {
 	stack[0] = errnoSuccess
 }
 
-// emit logs o's current line and clears it.
-func (h *hostEnv) emit(ctx context.Context, o *guestOutput) {
-	line := bytes.TrimRight(o.line, "\r")
-	o.line = o.line[:0]
-	if len(line) == 0 || o.lines > maxGuestLines {
+// emit logs g's current line and clears it. g.mu is held.
+func (h *hostEnv) emit(ctx context.Context, g *guestState) {
+	line := bytes.TrimRight(g.line, "\r")
+	g.line = g.line[:0]
+	if len(line) == 0 {
 		return
 	}
-	o.lines++
 	level := slog.LevelDebug
-	if o.fd == 2 {
+	if g.fd == 2 {
 		level = slog.LevelWarn
 	}
-	if !h.log.Enabled(ctx, level) {
+	if !h.log.Enabled(ctx, level) || !h.admit(ctx, g, level, len(line)) {
 		return
 	}
-	if o.lines > maxGuestLines {
-		h.log.Log(ctx, level, "further output of this instance dropped", "source", "plugin")
-		return
-	}
-	h.log.Log(ctx, level, string(line), "source", "plugin", "fd", o.fd)
+	h.log.Log(ctx, level, string(line), "source", "plugin", "fd", g.fd)
 }
 
-// forget flushes and drops the output state of a closed instance.
+// forget flushes and drops the state of a closed instance.
 func (h *hostEnv) forget(m api.Module) {
-	if v, ok := h.out.LoadAndDelete(m); ok {
-		o := v.(*guestOutput)
-		o.mu.Lock()
-		h.emit(context.Background(), o)
-		o.mu.Unlock()
+	if v, ok := h.guests.LoadAndDelete(m); ok {
+		g := v.(*guestState)
+		g.mu.Lock()
+		g.callLines, g.callBytes = 0, 0
+		h.emit(context.Background(), g)
+		g.mu.Unlock()
 	}
 }
 
 // procExit ends the guest like wazero's WASI does: close the module with the
 // code and unwind with sys.ExitError. The instance is then discarded.
-func procExit(ctx context.Context, m api.Module, stack []uint64) {
+func (h *hostEnv) procExit(ctx context.Context, m api.Module, stack []uint64) {
+	h.charge(ctx, m, hostCallFuel)
 	code := uint32(stack[0])
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(sys.NewExitError(code))

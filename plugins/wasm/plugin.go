@@ -9,12 +9,12 @@ package wasm
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -23,28 +23,14 @@ import (
 
 	"github.com/switchyard-dev/switchyard/plugins"
 	"github.com/switchyard-dev/switchyard/plugins/abi"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
-// Defaults for zero fields of config.Plugin.
 const (
-	DefaultMaxFuel   = 10_000_000
-	DefaultMaxMemory = 64 << 20
-	DefaultMaxCalls  = 10_000
-	// FailureThreshold is K: this many failed calls in a row make the plugin
-	// unhealthy (Healthy returns an error) and rebuild its pool.
-	FailureThreshold = 5
-	// initFuelFactor multiplies max_fuel for _initialize and init, which run
-	// a language runtime's start-up once per instance.
-	initFuelFactor = 100
 	// initialBuffer is the size of the input buffer asked from alloc when an
 	// instance starts; it grows when a record does not fit.
 	initialBuffer = 64 << 10
 	// maxRecord caps one input record.
 	maxRecord = 64 << 20
-	// maxPages caps max_memory at 2 GiB so that a packed result (ptr<<32|len)
-	// is never negative.
-	maxPages = 32768
 )
 
 // Options are host-wide settings shared by every plugin.
@@ -67,15 +53,13 @@ type Options struct {
 // plugins.Redactor. Safe for concurrent use; Close releases everything once
 // the calls in flight have returned.
 type Plugin struct {
+	cfg         Config // with defaults applied; never changed after Load
 	name        string // configured name, for logs, metrics and policy messages
 	modName     string // the module's plugin_name
 	modVersion  string // the module's plugin_version
+	sha256      string // hex digest of the module's bytes as given
 	kinds       plugins.Kind
-	onError     plugins.OnError
-	maxFuel     int64
-	maxCalls    int
 	recycleSize uint32 // recycle an instance whose memory grew above this
-	initConfig  []byte
 	hasFuel     bool
 
 	log      *slog.Logger
@@ -84,17 +68,29 @@ type Plugin struct {
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
 
-	slots chan *instance // nil entries are slots to fill
-	gen   atomic.Uint32  // bumped to rebuild the pool
+	// slots holds the idle instances, and nil for a slot whose instance
+	// failed to start (the next caller fails fast and a refill is started).
+	// Its capacity is 2 × PoolSize: while a replacement is prewarmed, the old
+	// instance keeps serving, and both may sit in it for a moment.
+	slots chan *instance
+	gen   atomic.Uint32 // bumped to rebuild the pool
 
 	// refs counts the owner (1) plus calls in flight and background refills;
 	// the runtime is closed when it drops to 0. See acquire.
-	refs    atomic.Int64
-	closed  atomic.Bool
-	done    chan struct{}
-	streak  atomic.Int32  // failed calls in a row
-	fails   atomic.Uint64 // failed calls since load
-	rebuild atomic.Uint64 // pool rebuilds since load
+	refs      atomic.Int64
+	closed    atomic.Bool
+	done      chan struct{}
+	streak    atomic.Int32  // failed calls in a row
+	calls     atomic.Uint64 // hook calls since load
+	fails     atomic.Uint64 // failed calls since load
+	rebuild   atomic.Uint64 // pool rebuilds since load
+	recycled  atomic.Uint64 // instances replaced after max_calls or memory
+	instances atomic.Int64  // instances serving (not retired, not closed)
+	inUse     atomic.Int64  // instances in a call
+
+	// testHookInstantiate, when set by a test, runs at the start of every
+	// instantiation (on the goroutine doing it).
+	testHookInstantiate func()
 }
 
 // instance is one guest instance with its exports looked up once.
@@ -104,74 +100,55 @@ type instance struct {
 	alloc         api.Function
 	route, redact api.Function
 	fuel          api.MutableGlobal
+	guest         *guestState
 	buf, bufCap   uint32 // input buffer from alloc
 	calls         int
 	gen           uint32
 	stack         [2]uint64
+	// replacing is set while a replacement is being prewarmed; retired once
+	// it serves: the next get or put closes this instance.
+	replacing atomic.Bool
+	retired   atomic.Bool
 }
 
-// Load compiles the module at p.Wasm (a resolved path), checks its imports and
-// exports against ABI v1, instruments it with the fuel counter, and prewarms
-// its pool, calling init with p.Config as JSON in each instance. A module that
-// fails any of these is refused with an error saying why.
-func Load(ctx context.Context, p config.Plugin, opts Options) (*Plugin, error) {
-	wasm, err := os.ReadFile(p.Wasm)
+// Load compiles the module at c.Wasm, checks its imports and exports against
+// ABI v1, instruments it with the fuel counter, and prewarms its pool,
+// calling init with c.InitConfig in each instance. A module that fails any of
+// these is refused with an error saying why.
+func Load(ctx context.Context, c Config, opts Options) (*Plugin, error) {
+	wasm, err := os.ReadFile(c.Wasm)
 	if err != nil {
-		return nil, fmt.Errorf("wasm: plugin %q: %w", p.Name, err)
+		return nil, fmt.Errorf("wasm: plugin %q: %w", c.Name, err)
 	}
-	return LoadBytes(ctx, p, wasm, opts)
+	return LoadBytes(ctx, c, wasm, opts)
 }
 
-// LoadBytes is Load with the module's bytes given.
-func LoadBytes(ctx context.Context, p config.Plugin, wasm []byte, opts Options) (_ *Plugin, err error) {
+// LoadBytes is Load with the module's bytes given (c.Wasm is then only a
+// name for logs).
+func LoadBytes(ctx context.Context, c Config, wasm []byte, opts Options) (_ *Plugin, err error) {
+	if c, err = c.withDefaults(); err != nil {
+		return nil, err
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	sum := sha256.Sum256(wasm)
 	pl := &Plugin{
-		name:     p.Name,
-		maxFuel:  p.MaxFuel,
-		maxCalls: p.MaxCalls,
-		log:      log.With("plugin", p.Name),
-		done:     make(chan struct{}),
+		cfg:    c,
+		name:   c.Name,
+		sha256: hex.EncodeToString(sum[:]),
+		log:    log.With("plugin", c.Name),
+		done:   make(chan struct{}),
 	}
 	pl.env = &hostEnv{log: pl.log, start: time.Now()}
-	if pl.maxFuel <= 0 {
-		pl.maxFuel = DefaultMaxFuel
-	}
-	if pl.maxCalls <= 0 {
-		pl.maxCalls = DefaultMaxCalls
-	}
-	maxMem := int64(p.MaxMemory)
-	if maxMem <= 0 {
-		maxMem = DefaultMaxMemory
-	}
-	pages := min((maxMem+65535)/65536, maxPages)
+	pages := (c.MaxMemory + 65535) / 65536
 	pl.recycleSize = uint32(pages * 65536 / 4 * 3)
-	poolSize := p.PoolSize
-	if poolSize <= 0 {
-		poolSize = 2 * runtime.GOMAXPROCS(0)
-	}
-	if pl.onError, err = plugins.ParseOnError(p.OnError); err != nil {
-		return nil, fmt.Errorf("wasm: plugin %q: %w", p.Name, err)
-	}
-	var want plugins.Kind
-	if p.Kind != "" {
-		if want, err = plugins.ParseKind(p.Kind); err != nil {
-			return nil, fmt.Errorf("wasm: plugin %q: %w", p.Name, err)
-		}
-	}
-	cfg := p.Config
-	if cfg == nil {
-		cfg = map[string]any{}
-	}
-	if pl.initConfig, err = json.Marshal(cfg); err != nil {
-		return nil, fmt.Errorf("wasm: plugin %q: config: %w", p.Name, err)
-	}
+	want := c.Kind
 
 	wasm, err = instrument(wasm)
 	if err != nil {
-		return nil, fmt.Errorf("%w: plugin %q: fuel instrumentation: %w", ErrABI, p.Name, err)
+		return nil, fmt.Errorf("%w: plugin %q: fuel instrumentation: %w", ErrABI, c.Name, err)
 	}
 
 	rc := wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(uint32(pages))
@@ -188,33 +165,33 @@ func LoadBytes(ctx context.Context, p config.Plugin, wasm []byte, opts Options) 
 		}
 	}()
 	if pl.compiled, err = pl.rt.CompileModule(ctx, wasm); err != nil {
-		return nil, fmt.Errorf("%w: plugin %q: %w", ErrABI, p.Name, err)
+		return nil, fmt.Errorf("%w: plugin %q: %w", ErrABI, c.Name, err)
 	}
 	if err = pl.checkExports(want); err != nil {
-		return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
+		return nil, fmt.Errorf("plugin %q: %w", c.Name, err)
 	}
 	if err = pl.env.instantiateHost(ctx, pl.rt, pl.compiled.ImportedFunctions()); err != nil {
-		return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
+		return nil, fmt.Errorf("plugin %q: %w", c.Name, err)
 	}
 
-	pl.slots = make(chan *instance, poolSize)
-	for range poolSize {
+	pl.slots = make(chan *instance, 2*c.PoolSize)
+	for range c.PoolSize {
 		in, err := pl.newInstance(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
+			return nil, fmt.Errorf("plugin %q: %w", c.Name, err)
 		}
 		if pl.modName == "" {
 			pl.hasFuel = in.fuel != nil
 			if err = pl.readInfo(ctx, in); err != nil {
-				pl.closeInstance(ctx, in.mod)
-				return nil, fmt.Errorf("plugin %q: %w", p.Name, err)
+				pl.closeInstance(ctx, in)
+				return nil, fmt.Errorf("plugin %q: %w", c.Name, err)
 			}
 		}
 		pl.slots <- in
 	}
 	if want != 0 {
 		if !pl.kinds.Has(want) {
-			return nil, fmt.Errorf("plugin %q: %w: configured kind %q, module serves %q", p.Name, ErrNoHook, want, pl.kinds)
+			return nil, fmt.Errorf("plugin %q: %w: configured kind %q, module serves %q", c.Name, ErrNoHook, want, pl.kinds)
 		}
 		pl.kinds = want
 	}
@@ -222,8 +199,8 @@ func LoadBytes(ctx context.Context, p config.Plugin, wasm []byte, opts Options) 
 		pl.name = pl.modName
 	}
 	pl.refs.Store(1)
-	pl.log.Info("plugin loaded", "module", pl.modName, "version", pl.modVersion,
-		"kinds", pl.kinds.String(), "fuel", pl.hasFuel, "pool", poolSize, "max_memory_pages", pages)
+	pl.log.Info("plugin loaded", "module", pl.modName, "version", pl.modVersion, "sha256", pl.sha256,
+		"kinds", pl.kinds.String(), "fuel", pl.hasFuel, "pool", c.PoolSize, "max_memory_pages", pages)
 	return pl, nil
 }
 
@@ -342,13 +319,14 @@ func (p *Plugin) readString(ctx context.Context, in *instance, export string) (s
 }
 
 // callInit calls a no-argument export outside the hot path, with the
-// start-up fuel budget.
+// start-up fuel budget and deadline.
 func (p *Plugin) callInit(ctx context.Context, in *instance, export string, args ...uint64) (uint64, error) {
 	f := in.mod.ExportedFunction(export)
 	if f == nil {
 		return 0, fmt.Errorf("%w: missing export %q", ErrABI, export)
 	}
-	p.setFuel(in, p.maxFuel*initFuelFactor)
+	p.setFuel(in, p.cfg.BaseFuel*initFuelFactor)
+	in.guest.startCall(p.cfg.InitTimeout)
 	res, err := f.Call(ctx, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", export, classify(err, in.fuel != nil, p.fuelLeft(in)))
@@ -373,21 +351,31 @@ func (p *Plugin) fuelLeft(in *instance) int64 {
 }
 
 // newInstance instantiates the module, runs _initialize and init, and
-// allocates the input buffer. On error nothing is left open.
+// allocates the input buffer. On error nothing is left open. It runs at load
+// and on background goroutines, never on a call's path.
 func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
-	mod, err := p.rt.InstantiateModule(ctx, p.compiled,
+	if p.testHookInstantiate != nil {
+		p.testHookInstantiate()
+	}
+	// A start section runs inside InstantiateModule, before the instance is
+	// known: host functions find its budget through the context.
+	g := newGuestState(p.cfg.InitTimeout)
+	mod, err := p.rt.InstantiateModule(withGuestState(ctx, g), p.compiled,
 		wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInstantiate, err)
+		return nil, fmt.Errorf("%w: %w", ErrInstantiate, classify(err, false, 0))
 	}
-	in := &instance{mod: mod, mem: mod.Memory(), gen: p.gen.Load()}
+	in := &instance{mod: mod, mem: mod.Memory(), gen: p.gen.Load(), guest: g}
+	p.env.register(mod, g)
 	defer func() {
 		if err != nil {
-			p.closeInstance(ctx, mod)
+			mod.Close(ctx)
+			p.env.forget(mod)
 		}
 	}()
-	if g, ok := mod.ExportedGlobal(fuelGlobal).(api.MutableGlobal); ok && g.Type() == api.ValueTypeI64 {
-		in.fuel = g
+	if gl, ok := mod.ExportedGlobal(fuelGlobal).(api.MutableGlobal); ok && gl.Type() == api.ValueTypeI64 {
+		in.fuel = gl
+		g.fuel = gl
 	}
 	in.alloc = mod.ExportedFunction(abi.AllocExport)
 	in.route = mod.ExportedFunction(abi.RouteExport)
@@ -397,14 +385,14 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 			return nil, fmt.Errorf("%w: %w", ErrInit, err)
 		}
 	}
-	cfgPtr, err := p.guestAlloc(ctx, in, uint32(len(p.initConfig)))
+	cfgPtr, err := p.guestAlloc(ctx, in, uint32(len(p.cfg.InitConfig)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInit, err)
 	}
-	if !in.mem.Write(cfgPtr, p.initConfig) {
+	if !in.mem.Write(cfgPtr, p.cfg.InitConfig) {
 		return nil, fmt.Errorf("%w: alloc returned an out-of-bounds buffer", ErrInit)
 	}
-	code, err := p.callInit(ctx, in, abi.InitExport, uint64(cfgPtr), uint64(len(p.initConfig)))
+	code, err := p.callInit(ctx, in, abi.InitExport, uint64(cfgPtr), uint64(len(p.cfg.InitConfig)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInit, err)
 	}
@@ -414,12 +402,15 @@ func (p *Plugin) newInstance(ctx context.Context) (_ *instance, err error) {
 	if err = p.grow(ctx, in, initialBuffer); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInit, err)
 	}
+	g.resetInstanceLog()
+	p.instances.Add(1)
 	return in, nil
 }
 
 // guestAlloc calls alloc(n) and checks the buffer lies in memory.
 func (p *Plugin) guestAlloc(ctx context.Context, in *instance, n uint32) (uint32, error) {
-	p.setFuel(in, p.maxFuel)
+	p.setFuel(in, p.cfg.budget(int(n)))
+	in.guest.startCall(p.cfg.CallTimeout)
 	in.stack[0] = uint64(n)
 	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
 		return 0, classify(err, in.fuel != nil, p.fuelLeft(in))
@@ -466,7 +457,27 @@ func (p *Plugin) Version() string { return p.modVersion }
 func (p *Plugin) Kinds() plugins.Kind { return p.kinds }
 
 // OnError returns the plugin's failure policy.
-func (p *Plugin) OnError() plugins.OnError { return p.onError }
+func (p *Plugin) OnError() plugins.OnError { return p.cfg.OnError }
+
+// Config returns the plugin's config with every default applied.
+func (p *Plugin) Config() Config {
+	c := p.cfg
+	c.InitConfig = append([]byte(nil), c.InitConfig...)
+	return c
+}
+
+// SHA256 returns the hex digest of the module's bytes as loaded.
+func (p *Plugin) SHA256() string { return p.sha256 }
+
+// Stats returns a snapshot of the plugin's counters (Skipped is the Set's).
+func (p *Plugin) Stats() plugins.Stats {
+	return plugins.Stats{
+		Name: p.name, Kinds: p.kinds, Module: p.modName, Version: p.modVersion, ModuleSHA256: p.sha256,
+		Calls: p.calls.Load(), Failures: p.fails.Load(), Rebuilds: p.rebuild.Load(), Recycled: p.recycled.Load(),
+		PoolSize: p.cfg.PoolSize, Instances: int(p.instances.Load()), InUse: int(p.inUse.Load()),
+		Healthy: p.Healthy() == nil,
+	}
+}
 
 // Fueled reports whether calls run with a CPU budget (the module exports the
 // fuel counter added at load).
@@ -533,7 +544,7 @@ func (p *Plugin) destroy() {
 			select {
 			case in := <-p.slots:
 				if in != nil {
-					p.closeInstance(ctx, in.mod)
+					p.closeInstance(ctx, in)
 				}
 			default:
 				break drain
@@ -550,7 +561,10 @@ func (p *Plugin) destroy() {
 }
 
 // closeInstance closes one instance and flushes what it printed.
-func (p *Plugin) closeInstance(ctx context.Context, m api.Module) {
-	m.Close(ctx)
-	p.env.forget(m)
+func (p *Plugin) closeInstance(ctx context.Context, in *instance) {
+	if !in.retired.Swap(true) {
+		p.instances.Add(-1)
+	}
+	in.mod.Close(ctx)
+	p.env.forget(in.mod)
 }

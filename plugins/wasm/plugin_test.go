@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 // quiet is the tests' Options: no log output, and a compilation cache that
@@ -24,9 +23,9 @@ var quiet = Options{
 
 func fixture(name string) string { return filepath.Join("testdata", name+".wasm") }
 
-func load(t testing.TB, name string, mod func(*config.Plugin)) *Plugin {
+func load(t testing.TB, name string, mod func(*Config)) *Plugin {
 	t.Helper()
-	c := config.Plugin{Name: name, Wasm: fixture(name), PoolSize: 2}
+	c := Config{Name: name, Wasm: fixture(name), PoolSize: 2}
 	if mod != nil {
 		mod(&c)
 	}
@@ -56,21 +55,21 @@ func testRequest(tokens int32) *plugins.Request {
 func TestLoadRefuses(t *testing.T) {
 	tests := []struct {
 		fixture string
-		kind    string
+		kind    plugins.Kind
 		want    error
 	}{
-		{"badversion", "", ErrABI},
-		{"noversion", "", ErrABI},
-		{"nohooks", "", ErrNoHook},
-		{"badimport", "", ErrImport},
-		{"inittrap", "", ErrInit},
-		{"initfail", "", ErrInit},
-		{"echo", "bogus", plugins.ErrBadKind},
-		{"flaky", "redact", ErrNoHook},
+		{"badversion", 0, ErrABI},
+		{"noversion", 0, ErrABI},
+		{"nohooks", 0, ErrNoHook},
+		{"badimport", 0, ErrImport},
+		{"inittrap", 0, ErrInit},
+		{"initfail", 0, ErrInit},
+		{"echo", plugins.Kind(8), ErrBadConfig},
+		{"flaky", plugins.KindRedact, ErrNoHook},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			p, err := Load(context.Background(), config.Plugin{Name: tt.fixture, Kind: tt.kind, Wasm: fixture(tt.fixture), PoolSize: 1}, quiet)
+			p, err := Load(context.Background(), Config{Name: tt.fixture, Kind: tt.kind, Wasm: fixture(tt.fixture), PoolSize: 1}, quiet)
 			if err == nil {
 				p.Close()
 				t.Fatal("Load succeeded")
@@ -81,7 +80,7 @@ func TestLoadRefuses(t *testing.T) {
 			t.Log(err)
 		})
 	}
-	if _, err := Load(context.Background(), config.Plugin{Name: "x", Wasm: "testdata/missing.wasm"}, quiet); err == nil {
+	if _, err := Load(context.Background(), Config{Name: "x", Wasm: "testdata/missing.wasm"}, quiet); err == nil {
 		t.Fatal("missing file loaded")
 	}
 }
@@ -145,7 +144,7 @@ func TestBadOutputIsAnError(t *testing.T) {
 	for _, tt := range []struct {
 		tokens int32
 		want   error
-	}{{0, ErrBadOutput}, {1, ErrBadOutput}, {2, ErrBadOutput}, {3, ErrBadOutput}, {4, ErrGuest}, {5, ErrExited}, {6, ErrBadOutput}, {7, nil}} {
+	}{{0, ErrBadOutput}, {1, ErrBadOutput}, {2, ErrBadOutput}, {3, ErrBadOutput}, {4, ErrGuest}, {5, ErrExited}, {6, ErrBadOutput}, {7, nil}, {8, ErrBadOutput}} {
 		got, err := p.Route(ctx, testRequest(tt.tokens), ups, nil)
 		if !errors.Is(err, tt.want) || (err != nil && len(got) != 0) {
 			t.Errorf("Route(mode %d) = %v, %v; want error %v", tt.tokens, got, err, tt.want)
@@ -154,7 +153,8 @@ func TestBadOutputIsAnError(t *testing.T) {
 	for _, tt := range []struct {
 		body string
 		want error
-	}{{"a", ErrBadOutput}, {"b", ErrBadOutput}, {"c", ErrBadOutput}, {"d", ErrBadOutput}, {"{}", nil}, {"ok", nil}} {
+	}{{"a", ErrBadOutput}, {"b", ErrBadOutput}, {"c", ErrBadOutput}, {"d", ErrBadOutput}, {"{}", nil}, {"ok", nil},
+		{"e", ErrBadOutput}, {"f", plugins.ErrBadPlaceholder}, {"g", plugins.ErrNotInBody}} {
 		v := new(plugins.Vault)
 		got, err := p.Redact(ctx, []byte(tt.body), nil, v)
 		if !errors.Is(err, tt.want) {
@@ -163,14 +163,14 @@ func TestBadOutputIsAnError(t *testing.T) {
 		if err != nil && (len(got) != 0 || v.Len() != 0) {
 			t.Errorf("Redact(%q) failed but appended %q, vault %d", tt.body, got, v.Len())
 		}
-		if tt.body == "ok" && (string(got) != "{}" || v.Len() != 1) {
+		if tt.body == "ok" && (string(got) != "<X_1>k" || v.Len() != 1) {
 			t.Errorf("Redact(ok) = %q, vault %d", got, v.Len())
 		}
 	}
 }
 
 func TestMemoryBombContained(t *testing.T) {
-	p := load(t, "bomb", func(c *config.Plugin) { c.MaxMemory = 8 << 20; c.PoolSize = 1 })
+	p := load(t, "bomb", func(c *Config) { c.MaxMemory = 8 << 20; c.PoolSize = 1 })
 	ctx := context.Background()
 	if _, err := p.Route(ctx, testRequest(0), testUpstreams(), nil); !errors.Is(err, ErrTrap) {
 		t.Fatalf("bomb call error = %v, want ErrTrap", err)
@@ -186,7 +186,7 @@ func TestMemoryBombContained(t *testing.T) {
 }
 
 func TestFuelStopsInfiniteLoop(t *testing.T) {
-	p := load(t, "loop", func(c *config.Plugin) { c.OnError = "closed" })
+	p := load(t, "loop", func(c *Config) { c.OnError = plugins.OnErrorClosed })
 	ctx := context.Background()
 	_, err := p.Route(ctx, testRequest(0), testUpstreams(), nil)
 	if !errors.Is(err, ErrFuelExhausted) {
@@ -234,7 +234,7 @@ func TestClose(t *testing.T) {
 }
 
 func TestRebuildReplacesIdleInstances(t *testing.T) {
-	p := load(t, "flaky", func(c *config.Plugin) { c.PoolSize = 3 })
+	p := load(t, "flaky", func(c *Config) { c.PoolSize = 3 })
 	ctx := context.Background()
 	for range FailureThreshold {
 		p.Route(ctx, testRequest(0), testUpstreams(), nil)
@@ -258,7 +258,7 @@ func TestRebuildReplacesIdleInstances(t *testing.T) {
 // A caller whose context ends while every instance is busy gets the context's
 // error, and the plugin is not blamed for it.
 func TestCancelledWaitIsNotAFailure(t *testing.T) {
-	p := load(t, "echo", func(c *config.Plugin) { c.PoolSize = 1 })
+	p := load(t, "echo", func(c *Config) { c.PoolSize = 1 })
 	busy, err := p.get(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestGuestOutputIsLineBufferedAndCapped(t *testing.T) {
 	h := new(lineCounter)
 	o := quiet
 	o.Logger = slog.New(h)
-	p, err := Load(context.Background(), config.Plugin{Name: "printer", Wasm: fixture("printer"), PoolSize: 1}, o)
+	p, err := Load(context.Background(), Config{Name: "printer", Wasm: fixture("printer"), PoolSize: 1}, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,12 @@ func FuzzCheckRedactOutput(f *testing.F) {
 	f.Add([]byte("\x00\x00\x00\x00\xff\xff\xff\xff"))
 	f.Add([]byte("\x01\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, out []byte) {
-		body, pairs, ok := checkRedactOutput(out)
-		if !ok {
+		body, pairs, origBytes, err := checkRedactOutput(out, 1<<30)
+		if err != nil {
 			return
+		}
+		if len(body) == 0 {
+			t.Fatal("empty body accepted")
 		}
 		if !bytes.Contains(out, body) {
 			t.Fatal("body outside the record")
@@ -28,12 +31,17 @@ func FuzzCheckRedactOutput(f *testing.F) {
 		r.Bytes()
 		r.U32()
 		v := new(plugins.Vault)
+		sum := 0
 		for range pairs {
 			ph, orig := r.Bytes(), r.Bytes()
 			if len(ph) == 0 {
 				t.Fatal("empty placeholder accepted")
 			}
+			sum += len(orig)
 			v.Add(ph, orig)
+		}
+		if sum != origBytes {
+			t.Fatalf("original bytes %d, counted %d", origBytes, sum)
 		}
 		if !r.Done() {
 			t.Fatal("accepted record has trailing bytes")

@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
+
+var _ plugins.Host = (*Set)(nil)
 
 // ErrSetClosed is returned by Reload on a closed Set.
 var ErrSetClosed = errors.New("wasm: plugin set closed")
@@ -46,7 +47,7 @@ type setState struct {
 
 // entry is one configured plugin in one generation.
 type entry struct {
-	cfg    config.Plugin
+	cfg    Config
 	plugin *Plugin
 	size   int64 // file size and modification time at load
 	mtime  time.Time
@@ -59,7 +60,7 @@ type entry struct {
 
 // NewSet loads every plugin in ps (in config order) and starts watching their
 // files. It fails, closing what it loaded, if any plugin fails to load.
-func NewSet(ctx context.Context, ps []config.Plugin, opts Options) (*Set, error) {
+func NewSet(ctx context.Context, ps []Config, opts Options) (*Set, error) {
 	s := &Set{opts: opts, log: opts.Logger, stop: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -83,7 +84,7 @@ func NewSet(ctx context.Context, ps []config.Plugin, opts Options) (*Set, error)
 
 // build loads a new generation for ps, reusing the plugins of old whose
 // config and file are unchanged. On error it closes what it loaded.
-func (s *Set) build(ctx context.Context, ps []config.Plugin, old *setState) (*setState, error) {
+func (s *Set) build(ctx context.Context, ps []Config, old *setState) (*setState, error) {
 	st := &setState{}
 	var loaded []*Plugin
 	fail := func(err error) (*setState, error) {
@@ -93,12 +94,10 @@ func (s *Set) build(ctx context.Context, ps []config.Plugin, old *setState) (*se
 		return nil, err
 	}
 	for _, c := range ps {
-		if prev := old.find(c.Name); prev != nil && reflect.DeepEqual(prev.cfg, c) {
-			if fi, err := os.Stat(c.Wasm); err == nil && fi.Size() == prev.size && fi.ModTime().Equal(prev.mtime) {
-				e := *prev
-				st.entries = append(st.entries, &e)
-				continue
-			}
+		if prev := old.find(c.Name); prev != nil && sameEntry(prev, c) {
+			e := *prev
+			st.entries = append(st.entries, &e)
+			continue
 		}
 		e, err := s.load(ctx, c)
 		if err != nil {
@@ -113,7 +112,7 @@ func (s *Set) build(ctx context.Context, ps []config.Plugin, old *setState) (*se
 	return st, nil
 }
 
-func (s *Set) load(ctx context.Context, c config.Plugin) (*entry, error) {
+func (s *Set) load(ctx context.Context, c Config) (*entry, error) {
 	fi, err := os.Stat(c.Wasm)
 	if err != nil {
 		return nil, fmt.Errorf("wasm: plugin %q: %w", c.Name, err)
@@ -123,6 +122,16 @@ func (s *Set) load(ctx context.Context, c config.Plugin) (*entry, error) {
 		return nil, err
 	}
 	return &entry{cfg: c, plugin: p, size: fi.Size(), mtime: fi.ModTime(), skipped: new(atomic.Uint64)}, nil
+}
+
+// sameEntry reports whether e was loaded from config c and its file has not
+// changed since (size and modification time).
+func sameEntry(e *entry, c Config) bool {
+	if !reflect.DeepEqual(e.cfg, c) {
+		return false
+	}
+	fi, err := os.Stat(c.Wasm)
+	return err == nil && fi.Size() == e.size && fi.ModTime().Equal(e.mtime)
 }
 
 func (st *setState) find(name string) *entry {
@@ -162,7 +171,7 @@ func (st *setState) usesPlugin(p *Plugin) bool {
 // prewarmed, then the new set is swapped in atomically; removed and replaced
 // plugins close after their calls in flight. If any plugin fails to load,
 // nothing changes and the error says which.
-func (s *Set) Reload(ps []config.Plugin) error {
+func (s *Set) Reload(ps []Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -260,28 +269,17 @@ func (s *Set) Healthy() error {
 	return errors.Join(errs...)
 }
 
-// Stats is one plugin's counters, for metrics.
-type Stats struct {
-	Name, Module, Version string
-	Kinds                 plugins.Kind
-	Failures              uint64 // failed calls of the current module
-	Skipped               uint64 // calls skipped by on_error: open, across reloads
-	Rebuilds              uint64 // pool rebuilds after K failures in a row
-	Healthy               bool
-}
-
-// Stats appends the counters of every plugin to dst.
-func (s *Set) Stats(dst []Stats) []Stats {
+// Stats implements plugins.Host: it appends a snapshot of every plugin's
+// counters, in config order.
+func (s *Set) Stats(dst []plugins.Stats) []plugins.Stats {
 	st := s.state.Load()
 	if st == nil {
 		return dst
 	}
 	for _, e := range st.entries {
-		p := e.plugin
-		dst = append(dst, Stats{
-			Name: p.Name(), Module: p.ModuleName(), Version: p.Version(), Kinds: p.Kinds(),
-			Failures: p.Failures(), Skipped: e.skipped.Load(), Rebuilds: p.Rebuilds(), Healthy: p.Healthy() == nil,
-		})
+		ps := e.plugin.Stats()
+		ps.Skipped = e.skipped.Load()
+		dst = append(dst, ps)
 	}
 	return dst
 }
@@ -320,14 +318,14 @@ func (s *Set) Close() error {
 // and keep it: it follows reloads, and its calls allocate nothing. The first plugin with an
 // opinion wins; a failing plugin is skipped (on_error open) or fails the
 // request with a 503 *plugins.Error (closed). The chain follows reloads.
-func (s *Set) Router(tenantPlugins []string) plugins.Router {
+func (s *Set) Router(tenantPlugins []string) plugins.RouteChain {
 	return &chain{s: s, names: append([]string(nil), tenantPlugins...), hook: plugins.KindRoute}
 }
 
 // Redactor returns the redaction chain for a tenant: the redact plugins among
 // tenantPlugins (all when empty), applied in config order, each to the
 // output of the one before, with the same policy as Router.
-func (s *Set) Redactor(tenantPlugins []string) plugins.Redactor {
+func (s *Set) Redactor(tenantPlugins []string) plugins.RedactChain {
 	return &chain{s: s, names: append([]string(nil), tenantPlugins...), hook: plugins.KindRedact}
 }
 
@@ -336,6 +334,7 @@ func (s *Set) Redactor(tenantPlugins []string) plugins.Redactor {
 // allocates nothing unless a reload happened.
 type chain struct {
 	s     *Set
+	fixed *setState // a Generation's chain: this state, never the set's newest
 	names []string
 	hook  plugins.Kind
 	cache atomic.Pointer[resolved]
@@ -352,7 +351,10 @@ type resolved struct {
 func (c *chain) Empty() bool { return len(c.resolve()) == 0 }
 
 func (c *chain) resolve() []*entry {
-	st := c.s.state.Load()
+	st := c.fixed
+	if st == nil {
+		st = c.s.state.Load()
+	}
 	if r := c.cache.Load(); r != nil && r.state == st {
 		return r.entries
 	}

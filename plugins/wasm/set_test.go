@@ -2,21 +2,24 @@ package wasm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/switchyard-dev/switchyard/plugins"
-	"github.com/switchyard-dev/switchyard/router/config"
 )
 
 func manual() Options { o := quiet; o.PollInterval = -1; return o }
 
-func newSet(t *testing.T, ps ...config.Plugin) *Set {
+func newSet(t *testing.T, ps ...Config) *Set {
 	t.Helper()
 	s, err := NewSet(context.Background(), ps, manual())
 	if err != nil {
@@ -26,12 +29,20 @@ func newSet(t *testing.T, ps ...config.Plugin) *Set {
 	return s
 }
 
-func cfg(name, file, kind, onError string) config.Plugin {
-	return config.Plugin{Name: name, Wasm: fixture(file), Kind: kind, OnError: onError, PoolSize: 2}
+func cfg(name, file, kind, onError string) Config {
+	k, err := plugins.ParseKind(kind)
+	if err != nil {
+		panic(err)
+	}
+	o, err := plugins.ParseOnError(onError)
+	if err != nil {
+		panic(err)
+	}
+	return Config{Name: name, Wasm: fixture(file), Kind: k, OnError: o, PoolSize: 2}
 }
 
-func healthyOnly(name string) config.Plugin {
-	return config.Plugin{Name: name, Wasm: "../../examples/plugins/wat/healthy-only/plugin.wasm", PoolSize: 1}
+func healthyOnly(name string) Config {
+	return Config{Name: name, Wasm: "../../examples/plugins/wat/healthy-only/plugin.wasm", PoolSize: 1}
 }
 
 func TestChainPolicy(t *testing.T) {
@@ -39,19 +50,19 @@ func TestChainPolicy(t *testing.T) {
 	ups := testUpstreams()
 	tests := []struct {
 		name    string
-		ps      []config.Plugin
+		ps      []Config
 		tenant  []string
 		tokens  int32
 		want    []int
 		wantErr string
 	}{
-		{"first with opinion wins", []config.Plugin{cfg("a", "echo", "route", ""), cfg("b", "oob", "route", "")}, nil, 2, []int{1, 0}, ""},
-		{"no opinion falls through", []config.Plugin{cfg("a", "echo", "route", ""), healthyOnly("b")}, nil, 0, []int{0, 2}, ""},
-		{"open skips a failure", []config.Plugin{cfg("a", "loop", "route", "open"), cfg("b", "echo", "route", "")}, nil, 1, []int{0}, ""},
-		{"route default is open", []config.Plugin{cfg("a", "loop", "route", "")}, nil, 1, nil, ""},
-		{"closed fails the request", []config.Plugin{cfg("a", "loop", "route", "closed"), cfg("b", "echo", "route", "")}, nil, 1, nil,
+		{"first with opinion wins", []Config{cfg("a", "echo", "route", ""), cfg("b", "oob", "route", "")}, nil, 2, []int{1, 0}, ""},
+		{"no opinion falls through", []Config{cfg("a", "echo", "route", ""), healthyOnly("b")}, nil, 0, []int{0, 2}, ""},
+		{"open skips a failure", []Config{cfg("a", "loop", "route", "open"), cfg("b", "echo", "route", "")}, nil, 1, []int{0}, ""},
+		{"route default is open", []Config{cfg("a", "loop", "route", "")}, nil, 1, nil, ""},
+		{"closed fails the request", []Config{cfg("a", "loop", "route", "closed"), cfg("b", "echo", "route", "")}, nil, 1, nil,
 			`routing plugin "a" failed: fuel exhausted`},
-		{"tenant filter", []config.Plugin{cfg("a", "loop", "route", "closed"), cfg("b", "echo", "route", "")}, []string{"b"}, 1, []int{0}, ""},
+		{"tenant filter", []Config{cfg("a", "loop", "route", "closed"), cfg("b", "echo", "route", "")}, []string{"b"}, 1, []int{0}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,9 +93,9 @@ func TestRedactChain(t *testing.T) {
 	r := s.Redactor(nil)
 	v := new(plugins.Vault)
 	// echo turns "!..." into "<BANG_1>..."; oob then sees '<' and answers its
-	// valid record, replacing the body by "{}" with pair <X_1> → x.
+	// valid record, replacing the body's first byte by <X_1>.
 	out, err := r.Redact(ctx, []byte(`!abc`), []byte("pre:"), v)
-	if err != nil || string(out) != "pre:{}" || v.Len() != 2 {
+	if err != nil || string(out) != "pre:<X_1>BANG_1>abc" || v.Len() != 2 {
 		t.Fatalf("Redact = %q, %v, vault %d", out, err, v.Len())
 	}
 	// Nothing matches: dst unchanged.
@@ -157,7 +168,7 @@ func TestHotReload(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "p.wasm")
 	copyFile(t, fixture("echo"), file)
-	c := config.Plugin{Name: "p", Kind: "route", Wasm: file, OnError: "closed", PoolSize: 2}
+	c := Config{Name: "p", Kind: plugins.KindRoute, Wasm: file, OnError: plugins.OnErrorClosed, PoolSize: 2}
 	s := newSet(t, c)
 	r := s.Router(nil)
 	ups := testUpstreams()
@@ -186,8 +197,8 @@ func TestHotReload(t *testing.T) {
 	first := s.Plugins()[0]
 	// Config reloads with a changed config build new plugins each time.
 	for i := range 5 {
-		c.Config = map[string]any{"round": i}
-		if err := s.Reload([]config.Plugin{c}); err != nil {
+		c.InitConfig = []byte(`{"round":` + strconv.Itoa(i) + `}`)
+		if err := s.Reload([]Config{c}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -227,7 +238,7 @@ func TestHotReload(t *testing.T) {
 	// A config reload that fails keeps the old set.
 	bad := c
 	bad.Wasm = fixture("badversion")
-	if err := s.Reload([]config.Plugin{bad}); err == nil {
+	if err := s.Reload([]Config{bad}); err == nil {
 		t.Fatal("bad config accepted")
 	}
 	if s.Plugins()[0].ModuleName() != "healthy-only" {
@@ -248,7 +259,7 @@ func TestWatcherReloadsChangedFile(t *testing.T) {
 	o := quiet
 	o.PollInterval = 5 * time.Millisecond
 	o.OnReload = func(name string, err error) { reloaded <- err }
-	s, err := NewSet(context.Background(), []config.Plugin{{Name: "p", Kind: "route", Wasm: file, PoolSize: 1}}, o)
+	s, err := NewSet(context.Background(), []Config{{Name: "p", Kind: plugins.KindRoute, Wasm: file, PoolSize: 1}}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,4 +276,45 @@ func TestWatcherReloadsChangedFile(t *testing.T) {
 	if got := s.Plugins()[0].ModuleName(); got != "healthy-only" {
 		t.Fatalf("serving %q", got)
 	}
+}
+
+// The Set is a plugins.Host: its Stats snapshots carry the module's identity,
+// the pool and the counters, and render as Prometheus text.
+func TestSetStats(t *testing.T) {
+	s := newSet(t, cfg("r", "oob", "route", "open"))
+	r := s.Router(nil)
+	if r.Empty() || !s.Redactor([]string{"nobody"}).Empty() {
+		t.Fatal("Empty is wrong")
+	}
+	ctx, ups := context.Background(), testUpstreams()
+	r.Route(ctx, testRequest(7), ups, nil) // valid
+	r.Route(ctx, testRequest(3), ups, nil) // index 99: a failure, skipped
+	st := s.Stats(nil)
+	if len(st) != 1 {
+		t.Fatalf("%d stats", len(st))
+	}
+	got := st[0]
+	sum := sha256.Sum256(mustRead(t, fixture("oob")))
+	if got.Name != "r" || got.Module != "fixture" || got.Version != "0.0.1" || got.Kinds != plugins.KindRoute ||
+		got.ModuleSHA256 != hex.EncodeToString(sum[:]) || got.Calls != 2 || got.Failures != 1 || got.Skipped != 1 ||
+		got.PoolSize != 2 || !got.Healthy {
+		t.Fatalf("stats %+v", got)
+	}
+	waitFor(t, "the pool to refill", func() bool { st := s.Stats(nil)[0]; return st.Instances == 2 && st.InUse == 0 })
+	m := string(plugins.AppendMetrics(nil, s.Stats(nil)))
+	for _, want := range []string{`switchyard_plugin_calls_total{plugin="r"} 2`, `switchyard_plugin_skipped_total{plugin="r"} 1`,
+		`switchyard_plugin_instances{plugin="r"} 2`, `switchyard_plugin_healthy{plugin="r"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q:\n%s", want, m)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -87,6 +87,15 @@ type Plugin struct {
 	Kind string `koanf:"kind"`
 	// Wasm is the module's path (relative paths are relative to the config file).
 	Wasm string `koanf:"wasm"`
+	// Native is, instead of Wasm, the path of a native plugin's executable,
+	// run out of process over hashicorp/go-plugin (plugins/native): for logic
+	// a sandbox must not run. Exactly one of wasm and native is set.
+	Native string `koanf:"native"`
+	// Timeout bounds one call of a native plugin. Zero: plugins/native's default (500ms).
+	Timeout time.Duration `koanf:"timeout"`
+	// Env names the router's environment variables a native plugin's process
+	// gets; nothing else of the router's environment is inherited.
+	Env []string `koanf:"env"`
 	// OnError is "open" (skip the plugin; default for route) or "closed"
 	// (reject the request with 503; default for redact).
 	OnError string `koanf:"on_error"`

@@ -145,6 +145,7 @@ func load(src koanf.Provider, baseDir string, lookup func(string) (string, bool)
 	}
 	for i := range c.Plugins {
 		resolve(&c.Plugins[i].Wasm)
+		resolve(&c.Plugins[i].Native)
 	}
 	for i := range c.Upstreams {
 		resolve(&c.Upstreams[i].Auth.CredentialsFile)

@@ -256,12 +256,24 @@ func (c *Config) validatePlugins(ps *problems) map[string]bool {
 		default:
 			ps.add(p+".kind", "expected route, redact or \"route,redact\"; got %q", pl.Kind)
 		}
-		if pl.Wasm == "" {
-			ps.add(p+".wasm", "the module's path is required")
-		} else if st, err := os.Stat(pl.Wasm); err != nil {
-			ps.add(p+".wasm", "cannot read %s: %v", pl.Wasm, errors.Unwrap(err))
-		} else if !st.Mode().IsRegular() {
-			ps.add(p+".wasm", "%s is not a regular file", pl.Wasm)
+		field, file := ".wasm", pl.Wasm
+		if pl.Native != "" {
+			field, file = ".native", pl.Native
+		}
+		switch {
+		case pl.Wasm != "" && pl.Native != "":
+			ps.add(p+".native", "set wasm or native, not both")
+		case file == "":
+			ps.add(p+".wasm", "the module's path is required (or native: the plugin's executable)")
+		default:
+			if st, err := os.Stat(file); err != nil {
+				ps.add(p+field, "cannot read %s: %v", file, errors.Unwrap(err))
+			} else if !st.Mode().IsRegular() {
+				ps.add(p+field, "%s is not a regular file", file)
+			}
+		}
+		if pl.Native == "" && (pl.Timeout != 0 || len(pl.Env) > 0) {
+			ps.add(p+".timeout", "timeout and env apply only to native plugins")
 		}
 		// "" is the per-hook default (plugins.OnErrorDefault): open for
 		// route, closed for redact.

@@ -67,6 +67,13 @@ func Redact(body []byte, v *sdk.Vault) []byte {
 		if start < 0 {
 			continue
 		}
+		if last == 0 && cap(out) < len(body)+len(body)/4 {
+			// One allocation of the whole output instead of growing it by
+			// doubling: with the collector off, every growth step is a new
+			// span the runtime must map and set up, which cost about 60 fuel
+			// per body byte on a large body (docs/abi.md §7).
+			out = make([]byte, 0, len(body)+len(body)/4+256)
+		}
 		out = append(out, body[last:start]...)
 		out = append(out, v.Placeholder("EMAIL", body[start:end])...)
 		last, i = end, end-1
@@ -82,10 +89,7 @@ func Redact(body []byte, v *sdk.Vault) []byte {
 // -1, -1. It works on JSON text: a backslash escape just before the local part
 // (\n, \t, \u00e9, …) is not part of the address.
 func Email(b []byte, at int) (start, end int) {
-	start = at
-	for start > 0 && isLocal(b[start-1]) {
-		start--
-	}
+	start = localStart(b, at)
 	// Skip an escape sequence glued to the local part.
 	if bs := backslashesBefore(b, start); bs%2 == 1 {
 		if b[start] == 'u' {
@@ -97,14 +101,7 @@ func Email(b []byte, at int) (start, end int) {
 	if start >= at {
 		return -1, -1
 	}
-	end = at + 1
-	lastDot := -1
-	for end < len(b) && isDomain(b[end]) {
-		if b[end] == '.' {
-			lastDot = end
-		}
-		end++
-	}
+	end, lastDot := domainEnd(b, at+1)
 	for end > at+1 && (b[end-1] == '.' || b[end-1] == '-') { // trailing punctuation
 		end--
 		if lastDot == end {
@@ -119,12 +116,50 @@ func Email(b []byte, at int) (start, end int) {
 	if lastDot <= at+1 || end-lastDot < 3 {
 		return -1, -1
 	}
-	for j := lastDot + 1; j < end; j++ {
-		if c := b[j] | 0x20; c < 'a' || c > 'z' {
-			return -1, -1
-		}
+	if !letters(b[lastDot+1 : end]) {
+		return -1, -1
 	}
 	return start, end
+}
+
+// localStart returns where the local part ending before at starts. The
+// per-byte loops live in small functions of their own: Go's wasm code jumps
+// through one dispatch loop per function, and the fuel counter charges that
+// loop's header by the size of the function, so a loop in a big function
+// costs far more per iteration than the same loop in a small one.
+//
+//go:noinline
+func localStart(b []byte, at int) int {
+	for at > 0 && isLocal(b[at-1]) {
+		at--
+	}
+	return at
+}
+
+// domainEnd returns the end of the domain starting at i and its last dot (-1: none).
+//
+//go:noinline
+func domainEnd(b []byte, i int) (end, lastDot int) {
+	lastDot = -1
+	for i < len(b) && isDomain(b[i]) {
+		if b[i] == '.' {
+			lastDot = i
+		}
+		i++
+	}
+	return i, lastDot
+}
+
+// letters reports whether s is ASCII letters only.
+//
+//go:noinline
+func letters(s []byte) bool {
+	for _, c := range s {
+		if c |= 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 func backslashesBefore(b []byte, i int) int {
