@@ -289,9 +289,18 @@ export class Body {
     return load<u8>(this.ptr + <usize>i);
   }
 
-  /** Index of the first byte c at or after from, or -1. */
+  /** Index of the first byte c at or after from, or -1. It reads eight
+   * bytes per step (the host charges fuel per loop iteration). */
   indexOf(c: u8, from: i32): i32 {
-    for (let i = max(from, 0); i < this.length; i++) {
+    let i = max(from, 0);
+    const rep = <u64>c * 0x0101010101010101;
+    while (i + 8 <= this.length) {
+      const w = load<u64>(this.ptr + <usize>i) ^ rep;
+      const z = (w - 0x0101010101010101) & ~w & 0x8080808080808080;
+      if (z != 0) return i + <i32>(ctz(z) >> 3);
+      i += 8;
+    }
+    for (; i < this.length; i++) {
       if (load<u8>(this.ptr + <usize>i) == c) return i;
     }
     return -1;

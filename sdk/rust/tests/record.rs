@@ -1,6 +1,6 @@
 //! Host-side tests of the record decoding and encoding (`cargo test`).
 
-use switchyard::{decode_redact, decode_route, Decision, RedactBuffers, Redaction, Taken, UpstreamTable};
+use switchyard::{decode_redact, find_byte, decode_route, Decision, RedactBuffers, Redaction, Taken, UpstreamTable};
 
 fn put_str(b: &mut Vec<u8>, s: &[u8]) {
     b.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -176,4 +176,20 @@ fn refuses_bad_redact_records() {
         assert!(decode_redact(&rec[..n]).is_err(), "truncated at {}", n);
     }
     assert!(decode_redact(&rec).is_ok());
+}
+
+#[test]
+fn find_byte_agrees_with_position() {
+    let mut hay = Vec::new();
+    for i in 0..300u32 {
+        hay.push((i * 7 % 251) as u8);
+    }
+    for needle in [0u8, 1, 64, 0x80, 0xff, 250] {
+        for start in 0..40 {
+            let h = &hay[start..];
+            assert_eq!(find_byte(h, needle), h.iter().position(|&c| c == needle), "needle {} start {}", needle, start);
+        }
+    }
+    assert_eq!(find_byte(b"", b'@'), None);
+    assert_eq!(find_byte(b"aaaaaaaaaaaaaaa@", b'@'), Some(15));
 }

@@ -12,7 +12,7 @@ fn redact(body: &[u8], out: &mut Redaction) {
     let mut last = 0;
     let mut i = 0;
     while i < body.len() {
-        let at = match body[i..].iter().position(|&c| c == b'@') {
+        let at = match switchyard::find_byte(&body[i..], b'@') {
             Some(j) => i + j,
             None => break,
         };
