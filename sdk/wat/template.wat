@@ -16,7 +16,7 @@
 ;;     matched" (0): write your rewrite where it says so.
 ;;
 ;; Memory map (one 64 KiB page to start; alloc grows it):
-;;   16..        name and version strings (data segments below)
+;;   16..271     plugin_name (up to 256 bytes), 512..575 plugin_version
 ;;   1024..4095  the route output: up to 768 u32 indices
 ;;   4096..      the bump heap: the host's input buffer (alloc), never freed
 (module
@@ -24,7 +24,7 @@
   (memory (export "memory") 1)
 
   (data (i32.const 16) "my-plugin")  ;; plugin_name: 9 bytes at 16
-  (data (i32.const 32) "1.0.0")      ;; plugin_version: 5 bytes at 32
+  (data (i32.const 512) "1.0.0")     ;; plugin_version: 5 bytes at 512
 
   (global $heap (mut i32) (i32.const 4096)) ;; next free byte of the bump heap
   (global $pos (mut i32) (i32.const 0))     ;; walker: next byte to read
@@ -35,7 +35,7 @@
 
   (func (export "switchyard_abi_version") (result i32) (i32.const 1))
   (func (export "plugin_name") (result i64) (i64.const 0x0000001000000009))    ;; ptr 16 << 32 | len 9
-  (func (export "plugin_version") (result i64) (i64.const 0x0000002000000005)) ;; ptr 32 << 32 | len 5
+  (func (export "plugin_version") (result i64) (i64.const 0x0000020000000005)) ;; ptr 512 << 32 | len 5
   ;; plugin_kinds: 1 route, 2 redact, 3 both. Say only what you serve.
   (func (export "plugin_kinds") (result i32) (i32.const 1))
 

@@ -197,11 +197,13 @@ pub fn log(level: Level, msg: &str) {
 /// switchyard::plugin! { name: "redact-email", version: "1.0.0", redact: redact, init: configure }
 /// ```
 ///
-/// Use it once, at the top level of a `cdylib` crate.
+/// Use it once, at the top level of a `cdylib` crate. The exports exist only
+/// on wasm32, so `cargo test` on the host tests your hooks as plain functions.
 #[macro_export]
 macro_rules! plugin {
     (name: $name:expr, version: $version:expr
         $(, route: $route:path)? $(, redact: $redact:path)? $(, init: $init:path)? $(,)?) => {
+        #[allow(dead_code)]
         static __SWITCHYARD_PLUGIN: $crate::rt::Plugin = $crate::rt::Plugin {
             name: $name,
             version: $version,
@@ -210,41 +212,49 @@ macro_rules! plugin {
             init: $crate::__switchyard_opt!($($init)?),
         };
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "switchyard_abi_version"]
         pub extern "C" fn __switchyard_export_switchyard_abi_version() -> i32 {
             $crate::ABI_VERSION
         }
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "alloc"]
         pub extern "C" fn __switchyard_export_alloc(size: i32) -> i32 {
             $crate::rt::alloc(size)
         }
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "init"]
         pub extern "C" fn __switchyard_export_init(ptr: i32, len: i32) -> i32 {
             unsafe { $crate::rt::init(&__SWITCHYARD_PLUGIN, ptr, len) }
         }
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "plugin_name"]
         pub extern "C" fn __switchyard_export_plugin_name() -> i64 {
             $crate::rt::pack_str(__SWITCHYARD_PLUGIN.name)
         }
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "plugin_version"]
         pub extern "C" fn __switchyard_export_plugin_version() -> i64 {
             $crate::rt::pack_str(__SWITCHYARD_PLUGIN.version)
         }
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "plugin_kinds"]
         pub extern "C" fn __switchyard_export_plugin_kinds() -> i32 {
             __SWITCHYARD_PLUGIN.kinds()
         }
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "route"]
         pub extern "C" fn __switchyard_export_route(ptr: i32, len: i32) -> i64 {
             unsafe { $crate::rt::route(&__SWITCHYARD_PLUGIN, ptr, len) }
         }
 
+        #[cfg(target_arch = "wasm32")]
         #[export_name = "redact"]
         pub extern "C" fn __switchyard_export_redact(ptr: i32, len: i32) -> i64 {
             unsafe { $crate::rt::redact(&__SWITCHYARD_PLUGIN, ptr, len) }

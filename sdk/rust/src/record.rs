@@ -12,7 +12,8 @@ const UPSTREAM_HEALTHY: u32 = 1;
 const MIN_ROW: usize = 3 * 4 + 8 * 4;
 
 /// The routing view of one request. Every string borrows the input record.
-#[derive(Clone, Copy, Debug)]
+/// `Request::default()` is an empty view, for tests of a hook.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Request<'a> {
     /// Public model name the client asked for.
     pub model: &'a str,
@@ -42,7 +43,7 @@ impl<'a> Request<'a> {
 }
 
 /// The selected request headers, walked in place in the record.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Headers<'a> {
     rec: &'a [u8], // starts at the first header
     count: u32,
@@ -92,7 +93,8 @@ impl<'a> Iterator for HeaderIter<'a> {
 }
 
 /// One row of the live upstream table. Strings borrow the input record.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// `Upstream::default()` is an empty, unhealthy row, for tests of a hook.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Upstream<'a> {
     /// The upstream's configured name.
     pub name: &'a str,
