@@ -219,14 +219,14 @@ func Detect(dir string) (string, error) {
 		return "rust", nil
 	case has("package.json") && has("assembly"):
 		return "assemblyscript", nil
-	case has("go.mod"):
+	case has("go.mod"), has("main.go"):
 		return "go", nil
 	case has("plugin.c"):
 		return "c", nil
 	case has("plugin.wat"):
 		return "wat", nil
 	}
-	return "", fmt.Errorf("%w in %s: expected Cargo.toml, package.json with assembly/, go.mod, plugin.c or plugin.wat", ErrUnknown, dir)
+	return "", fmt.Errorf("%w in %s: expected Cargo.toml, package.json with assembly/, go.mod or main.go, plugin.c or plugin.wat", ErrUnknown, dir)
 }
 
 // ToolchainError names what is missing and the package that provides it.
@@ -302,10 +302,14 @@ func Build(ctx context.Context, dir, lang string, w io.Writer) (string, error) {
 	}
 	switch lang {
 	case "go":
-		// tidy writes go.sum for the SDK's module graph (it needs no download
-		// when the checkout's modules are in the module cache).
-		if err := run(nil, "go", "mod", "tidy"); err != nil {
-			return "", err
+		// A project of its own (plugin new): tidy writes go.sum for the SDK's
+		// module graph (no download when the checkout's modules are in the
+		// module cache). A package inside another module (the examples) is
+		// left to that module.
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if err := run(nil, "go", "mod", "tidy"); err != nil {
+				return "", err
+			}
 		}
 		return out, run([]string{"GOOS=wasip1", "GOARCH=wasm"}, "go", "build", "-buildmode=c-shared", "-o", out, ".")
 	case "rust":

@@ -12,7 +12,7 @@ import (
 // TestHostAllocs asserts that a warm call into every example, in every
 // language, allocates nothing on the host side.
 func TestHostAllocs(t *testing.T) {
-	rv, dv := routeVector(t, "mixed-health"), redactVector(t, "one-email")
+	rv, dv := routeVector(t, "mixed-health"), redactBody
 	req, ups := rv.Request.View(), Table(rv.Upstreams)
 	ctx := context.Background()
 	for _, ex := range examples(t) {
@@ -37,7 +37,7 @@ func TestHostAllocs(t *testing.T) {
 				n := testing.AllocsPerRun(200, func() {
 					v.Reset()
 					var err error
-					if dst, err = p.Redact(ctx, dv.Body, dst[:0], v); err != nil || len(dst) == 0 {
+					if dst, err = p.Redact(ctx, dv, dst[:0], v); err != nil {
 						t.Fatal(err)
 					}
 				})
