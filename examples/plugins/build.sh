@@ -31,7 +31,7 @@ RUSTC=${RUSTC:-/usr/bin/rustc}
 RUSTFLAGS="--edition 2021 --target wasm32-unknown-unknown -C opt-level=3 -C panic=abort -C codegen-units=1
  -C target-feature=+bulk-memory -C metadata=switchyard --remap-path-prefix=$root=/switchyard"
 ASC="$root/sdk/assemblyscript/node_modules/.bin/asc"
-ASFLAGS="--exportStart _initialize --use abort= -O3 --noAssert"
+ASFLAGS="--exportStart _initialize --use abort= --runtime stub -O3 --noAssert"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0

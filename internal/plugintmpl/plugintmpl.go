@@ -339,7 +339,7 @@ func Build(ctx context.Context, dir, lang string, w io.Writer) (string, error) {
 			}
 		}
 		return out, run(nil, filepath.Join(dir, "node_modules", ".bin", "asc"), "assembly/index.ts",
-			"--exportStart", "_initialize", "--use", "abort=", "-O3", "--noAssert", "-o", out)
+			"--exportStart", "_initialize", "--use", "abort=", "--runtime", "stub", "-O3", "--noAssert", "-o", out)
 	case "wat":
 		return out, run(nil, "wat2wasm", "plugin.wat", "-o", out)
 	}
