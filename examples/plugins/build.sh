@@ -83,10 +83,17 @@ if [ -x "$RUSTC" ] && [ -d /usr/lib/rustlib/wasm32-unknown-unknown ]; then
 	for d in "$here"/rust/*/; do
 		[ -f "$d/Cargo.toml" ] || continue
 		crate=$(sed -n 's/^name = "\(.*\)"/\1/p' "$d/Cargo.toml" | head -1 | tr - _)
-		# Only crates whose one dependency is the SDK; others say in their README how they build.
+		# A crate with a build.sh of its own (crates from Debian's registry, say)
+		# builds and checks itself the same way.
+		if [ -f "$d/build.sh" ]; then
+			echo "rust  ${d#$root/} (its build.sh)"
+			if [ $check = 1 ]; then sh "$d/build.sh" --check || fail=1; else sh "$d/build.sh"; fi
+			continue
+		fi
+		# Otherwise: crates whose one dependency is the SDK.
 		deps=$(sed -n '/^\[dependencies\]/,/^\[/p' "$d/Cargo.toml" | grep -c '=' || true)
 		if [ "$deps" != 1 ]; then
-			echo "rust  ${d#$root/}: has crate dependencies, not built here"
+			echo "rust  ${d#$root/}: has crate dependencies and no build.sh, not built here" >&2
 			continue
 		fi
 		echo "rust  ${d#$root/}"

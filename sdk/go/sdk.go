@@ -284,6 +284,12 @@ func appendBytes(b, s []byte) []byte { return append(appendU32(b, uint32(len(s))
 // which the host does not touch during the call.
 func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// Vault is the former name of Redaction, kept so that plugins written
+// against it still build.
+//
+// Deprecated: use Redaction, the name every Switchyard SDK uses.
+type Vault = Redaction
+
 // Redaction collects the placeholder → original pairs of one redact call.
 // Placeholders are <KIND_n>, numbered per kind from 1 in order of first
 // appearance; the same original gets the same placeholder.
