@@ -11,8 +11,10 @@ demo: plugins
 ## test: every test, including the openai-go and npm-client end-to-end ones
 test: plugins
 	./scripts/test-deps.sh
+	cd sdk/rust && RUSTC=/usr/bin/rustc /usr/bin/cargo test --offline --quiet
+	cd sdk/assemblyscript && npm test
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 12m $(PKGS)
+	$(GO) test -count=1 -timeout 15m $(PKGS)
 	$(GO) test -race -count=1 -timeout 10m ./router/... ./plugins/...
 
 ## plugins: build the example plugins (Go with Go; C and WAT use the committed

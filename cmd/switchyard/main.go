@@ -38,7 +38,7 @@ func main() {
 	case "mock":
 		err = mock(args)
 	case "plugin":
-		err = plugin(args)
+		err = pluginDispatch(args)
 	case "version", "--version", "-v":
 		fmt.Println("switchyard", version)
 	case "help", "--help", "-h":

@@ -11,7 +11,7 @@
 //		sdk.HandleRoute(Route)
 //	}
 //
-//	func Route(req *sdk.Request, ups []sdk.Upstream) []int { … }
+//	func Route(req *sdk.Request, ups []sdk.Upstream) sdk.Decision { … }
 //	func main() {}
 //
 // The SDK owns the ABI: it exports alloc, init, the hooks and the version
@@ -69,14 +69,20 @@ type Upstream struct {
 	Weight    uint32
 }
 
-// RouteFunc chooses upstreams: indices into ups, best first. An empty result
-// means "no opinion" (the router's default order applies).
-type RouteFunc func(req *Request, ups []Upstream) []int
+// Decision is a routing hook's answer: indices into the upstream table, best
+// first (the rest are fallbacks). Empty means "no opinion": the router's
+// configured order applies. The names Request, Upstream, Decision and
+// Redaction are the same in every Switchyard SDK (sdk/README.md).
+type Decision []int
+
+// RouteFunc chooses upstreams. The Decision may be a buffer the plugin reuses
+// across calls: the SDK encodes it before the next call.
+type RouteFunc func(req *Request, ups []Upstream) Decision
 
 // RedactFunc returns the rewritten body, recording each placeholder it put in
-// with v.Placeholder. Returning body itself (or nil) with no placeholder means
+// with r.Placeholder. Returning body itself (or nil) with no placeholder means
 // nothing was redacted.
-type RedactFunc func(body []byte, v *Vault) []byte
+type RedactFunc func(body []byte, r *Redaction) []byte
 
 // InitFunc receives the plugin's config (the YAML's config block as JSON)
 // once per instance. An error refuses the module at load.
@@ -138,7 +144,7 @@ type guest struct {
 	out     []byte   // the last result, read by the host after the call
 	headers []Header
 	ups     []Upstream
-	vault   Vault
+	vault   Redaction
 }
 
 // kinds returns the abi.Kind* bits of the registered hooks.
@@ -278,10 +284,16 @@ func appendBytes(b, s []byte) []byte { return append(appendU32(b, uint32(len(s))
 // which the host does not touch during the call.
 func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// Vault collects the placeholder → original pairs of one redact call.
+// Vault is the former name of Redaction, kept so that plugins written
+// against it still build.
+//
+// Deprecated: use Redaction, the name every Switchyard SDK uses.
+type Vault = Redaction
+
+// Redaction collects the placeholder → original pairs of one redact call.
 // Placeholders are <KIND_n>, numbered per kind from 1 in order of first
 // appearance; the same original gets the same placeholder.
-type Vault struct {
+type Redaction struct {
 	buf    []byte
 	pairs  []pair
 	counts []kindCount
@@ -298,19 +310,19 @@ type kindCount struct {
 	n    int
 }
 
-func (v *Vault) reset() {
+func (v *Redaction) reset() {
 	v.buf, v.pairs, v.counts, v.taken = v.buf[:0], v.pairs[:0], v.counts[:0], v.taken[:0]
 }
 
 // Len returns the number of placeholders handed out in this call.
-func (v *Vault) Len() int { return len(v.pairs) }
+func (v *Redaction) Len() int { return len(v.pairs) }
 
 // Placeholder returns the placeholder standing for original, of the given
 // kind (upper case by convention: EMAIL, PHONE, CARD): <EMAIL_1>, <EMAIL_2>, …
 // The same original always gets the same placeholder within a request. The
 // original is the text as the client wrote it inside the JSON string; the
 // host JSON-escapes it again when it restores the answer.
-func (v *Vault) Placeholder(kind string, original []byte) []byte {
+func (v *Redaction) Placeholder(kind string, original []byte) []byte {
 	for _, p := range v.pairs {
 		if p.kind == kind && bytes.Equal(v.buf[p.or0:p.or1], original) {
 			return v.buf[p.ph0:p.ph1]
@@ -346,7 +358,7 @@ func (v *Vault) Placeholder(kind string, original []byte) []byte {
 	return v.buf[p.ph0:p.ph1:p.ph1]
 }
 
-func (v *Vault) isTaken(ph []byte) bool {
+func (v *Redaction) isTaken(ph []byte) bool {
 	for _, t := range v.taken {
 		if t == string(ph) {
 			return true

@@ -69,7 +69,7 @@ func TestRouteDecodeAndEncode(t *testing.T) {
 	var g guest
 	var seen Request
 	var seenUps []Upstream
-	HandleRoute(func(req *Request, ups []Upstream) []int {
+	HandleRoute(func(req *Request, ups []Upstream) Decision {
 		seen, seenUps = *req, append([]Upstream(nil), ups...)
 		return []int{1, 0}
 	})
@@ -87,11 +87,11 @@ func TestRouteDecodeAndEncode(t *testing.T) {
 	if len(g.out) != 8 || abi.U32(g.out) != 1 || abi.U32(g.out[4:]) != 0 {
 		t.Fatalf("output % x", g.out)
 	}
-	HandleRoute(func(*Request, []Upstream) []int { return nil })
+	HandleRoute(func(*Request, []Upstream) Decision { return nil })
 	if r := g.route(routeRecord(testUps...)); r != 0 {
 		t.Fatalf("no opinion result %d", r)
 	}
-	HandleRoute(func(*Request, []Upstream) []int { return []int{2} })
+	HandleRoute(func(*Request, []Upstream) Decision { return []int{2} })
 	if r := g.route(routeRecord(testUps...)); r != -abi.ErrCodeFailed {
 		t.Fatalf("bad index result %d", r)
 	}
@@ -117,9 +117,9 @@ func redactRecord(body string, taken ...string) []byte {
 	return b[:w.Off]
 }
 
-func TestRedactAndVault(t *testing.T) {
+func TestRedactAndRedaction(t *testing.T) {
 	var g guest
-	HandleRedact(func(body []byte, v *Vault) []byte {
+	HandleRedact(func(body []byte, v *Redaction) []byte {
 		if string(body) == "same" {
 			return body
 		}
@@ -174,7 +174,7 @@ func TestInitAndKinds(t *testing.T) {
 		t.Fatal("defaults")
 	}
 	Init(func([]byte) error { return fmt.Errorf("nope") })
-	HandleRoute(func(*Request, []Upstream) []int { return nil })
+	HandleRoute(func(*Request, []Upstream) Decision { return nil })
 	t.Cleanup(func() { Init(nil); HandleRoute(nil) })
 	var logged string
 	LogSink = func(_ Level, msg string) { logged = msg }

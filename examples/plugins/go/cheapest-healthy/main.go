@@ -21,7 +21,7 @@ func init() {
 var order []int
 
 // Route returns the healthy upstreams, cheapest first, then fastest.
-func Route(req *sdk.Request, ups []sdk.Upstream) []int {
+func Route(req *sdk.Request, ups []sdk.Upstream) sdk.Decision {
 	order = order[:0]
 	for i, u := range ups {
 		if u.Healthy {

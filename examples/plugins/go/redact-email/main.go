@@ -49,7 +49,7 @@ func Configure(config []byte) error {
 var out []byte
 
 // Redact rewrites body with every e-mail address replaced by a placeholder.
-func Redact(body []byte, v *sdk.Vault) []byte {
+func Redact(body []byte, v *sdk.Redaction) []byte {
 	if !emails {
 		return nil
 	}
