@@ -17,7 +17,10 @@ Usage:
   switchyard validate --config FILE
   switchyard demo     [--listen ADDR]            mock clouds + router + example plugins on loopback
   switchyard mock     [--config FILE]            only the mock clouds a config points at
+  switchyard plugin new --lang go|rust|c|assemblyscript|wat --kind route|redact NAME
+  switchyard plugin build [DIR]              detect the language, build plugin.wasm, check it against ABI v1
   switchyard plugin test FILE.wasm --request req.json [--upstreams ups.json]
+  switchyard plugin test --conformance FILE.wasm    the shared vectors of plugins/conformance
   switchyard version
 `
 
