@@ -218,7 +218,8 @@ func TestDefaultBudget(t *testing.T) {
 	over := map[string]bool{
 		"go/cheapest-healthy route 256-upstreams": true,
 		"go/redact-email redact 200-addresses":    true,
-		"wat/redact-digits redact 1-MiB-body":     true,
+		// wat/redact-digits on the 1 MiB body fits since the host's budget
+		// grew an allowance per input byte (docs/abi.md).
 	}
 	for _, ex := range examples(t) {
 		if ex.Lang == "rust" && ex.Name == "redact-pii" {
