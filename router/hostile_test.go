@@ -309,3 +309,23 @@ func TestClosedRoutingPluginFailureIs503(t *testing.T) {
 		t.Fatal("the request went upstream although its routing plugin failed closed")
 	}
 }
+
+// Regression (issue 15.14): a 200 whose JSON body is cut short is the
+// upstream's failure: the next candidate answers, and with none left the
+// client gets a 502, never the broken body as a success.
+func TestTruncatedAnswerIsAnUpstreamFailure(t *testing.T) {
+	broken, good := openaiMock(t), azureMock(t)
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("broken", broken), azureUpstream("good", good, "v1")},
+		Cache: config.Cache{Policy: "off"}})
+	broken.Inject(mockcloud.Fault{TruncateBody: true})
+	status, h, body := post(t, base, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)
+	if status != 200 || h.Get("x-switchyard-upstream") != "good" || !json.Valid([]byte(body)) {
+		t.Fatalf("fallback: %d %s %s", status, h.Get("x-switchyard-upstream"), body)
+	}
+	alone, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("broken", broken)}, Cache: config.Cache{Policy: "off"}})
+	broken.Inject(mockcloud.Fault{TruncateBody: true, Times: 5})
+	status, _, body = post(t, alone, `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)
+	if e := decodeErr(t, body); status != 502 || e.Error.Code != "bad_upstream_response" {
+		t.Fatalf("alone: %d %+v", status, e)
+	}
+}

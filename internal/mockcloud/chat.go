@@ -314,7 +314,11 @@ func (s *Server) serveChat(ctx *fasthttp.RequestCtx, st style, r *genReq, model 
 	if !r.stream {
 		ctx.SetStatusCode(200)
 		ctx.SetContentType("application/json")
-		ctx.SetBody(chatJSON(st, id, model, created, r, &a))
+		body := chatJSON(st, id, model, created, r, &a)
+		if f.TruncateBody {
+			body = body[:len(body)/2]
+		}
+		ctx.SetBody(body)
 		return
 	}
 	c := &chunker{st: st, id: id, model: model, created: created, includeUsage: r.includeUsage}

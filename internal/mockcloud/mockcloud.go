@@ -109,6 +109,9 @@ type Fault struct {
 	// ResetAfterChunks, on streaming requests, sends N events and then closes the connection
 	// mid-body, so the stream is cut short without its terminator (or, with Status/Code set, sends the cloud's in-stream error and ends the stream). 0 = off.
 	ResetAfterChunks int
+	// TruncateBody, on non-streamed answers, sends a 200 whose JSON body is
+	// cut in half (with a matching Content-Length): a broken cloud or proxy.
+	TruncateBody bool
 	// Times is the number of requests the fault applies to (0 = 1).
 	Times int
 }
