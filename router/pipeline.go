@@ -73,6 +73,7 @@ type exchange struct {
 	chat       []byte
 	chatScan   openai.Request
 	resp2      []byte
+	echo       []byte // scratch for restoring a translated stream's echoes
 	sse        *streamRelay
 	hit        hitResponder
 }

@@ -181,6 +181,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 			r.events++
 			return openai.AppendEvent(dst, x.ev.Name, data), nil
 		}
+		mark := len(dst)
 		if !x.st.Begun() {
 			dst = x.st.Begin(dst)
 		}
@@ -189,12 +190,13 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 			r.finished, r.failed = true, true
 			x.g.in.metrics.streamErrors.Add(1)
 			x.fillStream(false)
-			return x.st.Fail(out, "server_error", "The upstream sent an event that could not be translated."), nil
+			out = x.st.Fail(out, "server_error", "The upstream sent an event that could not be translated.")
 		}
-		return out, nil
+		return r.restoreEchoes(out, mark), nil
 	}
 	r.finished = true
 	x.fillStream(err == io.EOF)
+	mark := len(dst)
 	if err == io.EOF {
 		x.record()
 		switch {
@@ -203,7 +205,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 				dst = x.st.Begin(dst)
 			}
 			dst, _ = x.st.Done(dst)
-			return dst, nil
+			return r.restoreEchoes(dst, mark), nil
 		case x.ep == provider.Responses:
 			return dst, nil // the Responses API has no [DONE]
 		}
@@ -217,13 +219,26 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		if !x.st.Begun() {
 			dst = x.st.Begin(dst)
 		}
-		return x.st.Fail(dst, responses.FailCode(pe.Status, pe.Code), pe.Message), nil
+		return r.restoreEchoes(x.st.Fail(dst, responses.FailCode(pe.Status, pe.Code), pe.Message), mark), nil
 	case x.ep == provider.Responses:
 		return appendResponseFailed(dst, r.events, responses.FailCode(pe.Status, pe.Code), pe.Message), nil
 	}
 	dst = append(dst, "data: "...)
 	dst = openai.AppendError(dst, pe.Message, pe.Type, pe.Param, pe.Code)
 	return append(dst, "\n\n"...), nil
+}
+
+// restoreEchoes restores the placeholders in the events a translated stream
+// produced from dst[mark:]. The chat chunks were restored already (split
+// placeholders included); what is left are the request's own texts the
+// Response object echoes (instructions, …), whose placeholders are whole.
+func (r *streamRelay) restoreEchoes(dst []byte, mark int) []byte {
+	if !r.restore || len(dst) == mark {
+		return dst
+	}
+	x := r.x
+	x.echo = x.vault.Restore(x.echo[:0], dst[mark:])
+	return append(dst[:mark], x.echo...)
 }
 
 // appendResponseFailed ends a native Responses stream that broke after its

@@ -2,8 +2,10 @@ package router_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -197,6 +199,89 @@ func TestCodexOnEveryCloud(t *testing.T) {
 			}
 			if !strings.Contains(res.LastMessage, "Tool exec_command returned") {
 				t.Fatalf("final message %q", res.LastMessage)
+			}
+		})
+	}
+}
+
+// The npm `openai` package's responses.create (with a function-call round
+// trip) and responses.stream, through every Responses cloud.
+func TestNodeOpenAIResponses(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is required for the npm client test: run `make test`, which installs it")
+	}
+	dir, _ := filepath.Abs("../test/node")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci: %v\n%s", err, out)
+		}
+	}
+	for name, u := range responsesClouds(t) {
+		t.Run(name, func(t *testing.T) {
+			base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{u}})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, node, filepath.Join(dir, "responses.mjs"), base, "codex").Output()
+			if err != nil {
+				t.Fatalf("node client: %v\n%s", err, out)
+			}
+			var got struct {
+				Call, Args, Answer, Streamed, Final string
+				Usage                               int
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if got.Call != "exec_command" || got.Args != `{"cmd":"echo hi"}` || got.Answer != "Tool exec_command returned: hi" ||
+				!strings.Contains(got.Streamed, "stream from node") || got.Final != got.Streamed || got.Usage == 0 {
+				t.Fatalf("node saw %+v", got)
+			}
+		})
+	}
+}
+
+// Redaction sees every text a Responses request carries — instructions,
+// message text parts, function call arguments and function call outputs — on
+// native and translated upstreams alike; the cloud never sees the address and
+// the client gets it back, in JSON and streamed answers.
+func TestResponsesRedaction(t *testing.T) {
+	redact := []config.Plugin{{Name: "pii", Kind: "redact", Wasm: examplePlugin(t, "redact-email")}}
+	clouds := responsesClouds(t)
+	for _, name := range []string{"openai-native", "bedrock-converse"} {
+		t.Run(name, func(t *testing.T) {
+			m := startMock(t, mockcloud.Options{Provider: "openai", APIKey: "sk-test"})
+			u := clouds[name]
+			if name == "openai-native" {
+				u.BaseURL = m.URL()
+			}
+			base := startRouterWithPlugins(t, &config.Config{Upstreams: []config.Upstream{u}, Plugins: redact, Cache: config.Cache{Policy: "off"}})
+			body := `{"model":"codex","instructions":"Mail ops@corp.example when done.","input":[` +
+				`{"type":"message","role":"user","content":[{"type":"input_text","text":"I am ann@a.example"}]},` +
+				`{"type":"function_call","call_id":"c1","name":"lookup","arguments":"{\"who\":\"bob@b.example\"}"},` +
+				`{"type":"function_call_output","call_id":"c1","output":"bob@b.example is away"},` +
+				`{"type":"message","role":"user","content":"Reply to ann@a.example"}]}`
+			for _, stream := range []string{"false", "true"} {
+				status, _, resp := postPath(t, base, "/v1/responses", strings.Replace(body, `{"model":"codex",`, `{"model":"codex","stream":`+stream+`,`, 1))
+				// The mocks echo the newest user text or quote the tool result:
+				// either way an address comes back restored, and no
+				// placeholder is left.
+				restored := strings.Contains(resp, "ann@a.example") || strings.Contains(resp, "bob@b.example is away")
+				if status != 200 || !restored || strings.Contains(resp, "EMAIL_") {
+					t.Fatalf("stream=%s: %d %s", stream, status, resp)
+				}
+			}
+			if name == "openai-native" {
+				sent := string(m.LastRequest().Body)
+				for _, addr := range []string{"ops@corp.example", "ann@a.example", "bob@b.example"} {
+					if strings.Contains(sent, addr) {
+						t.Fatalf("the cloud saw %s in %s", addr, sent)
+					}
+				}
 			}
 		})
 	}
