@@ -73,7 +73,9 @@ type exchange struct {
 	chat       []byte
 	chatScan   openai.Request
 	resp2      []byte
-	echo       []byte // scratch for restoring a translated stream's echoes
+	echo       []byte              // scratch for restoring a translated stream's echoes
+	conv       responses.Converter // a Responses answer ⇄ its event stream, for the cache
+	convBuf    []byte
 	sse        *streamRelay
 	hit        hitResponder
 }
@@ -288,8 +290,8 @@ func (x *exchange) redact() bool {
 // upstream.
 func (x *exchange) cache() responder {
 	g, r, ctx := x.g, &x.scan, x.ctx
-	if g.cache == nil || x.ep != provider.ChatCompletions {
-		return nil
+	if g.cache == nil || (x.ep != provider.ChatCompletions && x.ep != provider.Responses) {
+		return nil // the Responses API has its own key space: the endpoint is part of the key
 	}
 	params := cache.Params{Temperature: r.Temperature, HasTemperature: r.HasTemperature, TopP: r.TopP,
 		HasTopP: r.HasTopP, HasSeed: r.HasSeed, N: r.N}

@@ -195,16 +195,19 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		return r.restoreEchoes(out, mark), nil
 	}
 	r.finished = true
-	x.fillStream(err == io.EOF)
 	mark := len(dst)
+	if err == io.EOF && x.translated {
+		if !x.st.Begun() {
+			dst = x.st.Begin(dst)
+		}
+		dst, _ = x.st.Done(dst)
+		x.captureFrames(dst[mark:])
+	}
+	x.fillStream(err == io.EOF)
 	if err == io.EOF {
 		x.record()
 		switch {
 		case x.translated:
-			if !x.st.Begun() {
-				dst = x.st.Begin(dst)
-			}
-			dst, _ = x.st.Done(dst)
 			return r.restoreEchoes(dst, mark), nil
 		case x.ep == provider.Responses:
 			return dst, nil // the Responses API has no [DONE]
@@ -372,6 +375,7 @@ type cacheFill struct {
 	ttl    time.Duration
 	flight *cache.Flight // set when this request leads a coalesced flight
 	asm    *cache.Assembler
+	resp   []byte // a Responses stream's completed Response
 }
 
 // fillJSON stores a complete non-streamed answer (before placeholders are
@@ -383,17 +387,42 @@ func (x *exchange) fillJSON(answer []byte) {
 	}
 	var e *cache.Entry
 	if f.active {
-		if built, err := cache.NewEntryFromJSON(answer); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
+		if built, err := x.entryFromJSON(answer); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
 			e = built
 		}
 	}
 	x.finishFill(e)
 }
 
+// entryFromJSON builds the entry of a complete JSON answer: a chat
+// completion, or a completed Response with its event stream rendered.
+func (x *exchange) entryFromJSON(answer []byte) (*cache.Entry, error) {
+	if x.ep != provider.Responses {
+		return cache.NewEntryFromJSON(answer)
+	}
+	if x.conv.Status(answer) != "completed" {
+		return nil, cache.ErrIncomplete
+	}
+	events, err := x.conv.Events(x.convBuf[:0], answer)
+	if err != nil {
+		return nil, err
+	}
+	x.convBuf = events
+	return cache.NewResponsesEntry(answer, events), nil
+}
+
 // feedStream gives one streamed event to the assembler of a cacheable miss.
+// A Responses stream needs no assembler: its terminal event carries the
+// whole Response (captured by captureResponse).
 func (x *exchange) feedStream(data []byte) {
 	f := &x.fill
 	if !f.active {
+		return
+	}
+	if x.ep == provider.Responses {
+		if !x.translated {
+			x.captureResponse(data)
+		}
 		return
 	}
 	if f.asm == nil {
@@ -406,10 +435,46 @@ func (x *exchange) feedStream(data []byte) {
 
 var doneSentinel = []byte("[DONE]")
 
-// fillStream stores a stream that ended cleanly ([DONE] seen); any other end
-// stores nothing.
+// captureResponse keeps the Response object of a completed Responses stream's
+// terminal event, for the fill.
+func (x *exchange) captureResponse(data []byte) {
+	if resp, ok := x.conv.Completed(data); ok && x.conv.Status(resp) == "completed" {
+		x.fill.resp = append(x.fill.resp[:0], resp...)
+	}
+}
+
+// captureFrames looks for the terminal event among a translated stream's
+// frames (before placeholders are restored: entries keep them).
+func (x *exchange) captureFrames(frames []byte) {
+	if !x.fill.active {
+		return
+	}
+	for len(frames) > 0 {
+		name, data, rest, ok := responses.SplitEvent(frames)
+		if !ok {
+			return
+		}
+		if string(name) == "response.completed" {
+			x.captureResponse(data)
+		}
+		frames = rest
+	}
+}
+
+// fillStream stores a stream that ended cleanly ([DONE] seen, or a completed
+// Responses stream); any other end stores nothing.
 func (x *exchange) fillStream(complete bool) {
 	f := &x.fill
+	if x.ep == provider.Responses {
+		var e *cache.Entry
+		if f.active && complete && len(f.resp) > 0 {
+			if built, err := x.entryFromJSON(f.resp); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
+				e = built
+			}
+		}
+		x.finishFill(e)
+		return
+	}
 	var e *cache.Entry
 	if f.active && complete && f.asm != nil && f.asm.Add(doneSentinel) == nil {
 		if built, err := f.asm.Entry(); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
@@ -425,5 +490,5 @@ func (x *exchange) finishFill(e *cache.Entry) {
 	if x.fill.flight != nil {
 		x.fill.flight.Done(e)
 	}
-	x.fill = cacheFill{}
+	x.fill = cacheFill{resp: x.fill.resp[:0]}
 }

@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -284,5 +285,46 @@ func TestResponsesRedaction(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The cache serves deterministic Responses requests from their own key space,
+// converted between JSON and stream on a hit, after native and translated
+// answers alike; a chat request with the same text never hits a Responses
+// entry.
+func TestResponsesCache(t *testing.T) {
+	clouds := responsesClouds(t)
+	for _, name := range []string{"openai-native", "bedrock-converse"} {
+		for _, firstStream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/first-stream=%v", name, firstStream), func(t *testing.T) {
+				base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{clouds[name]}})
+				body := func(stream bool) string {
+					return fmt.Sprintf(`{"model":"codex","temperature":0,"stream":%v,"input":"cache me %s %v"}`, stream, name, firstStream)
+				}
+				status, h, first := postPath(t, base, "/v1/responses", body(firstStream))
+				if status != 200 || h.Get("x-switchyard-cache") != "miss" {
+					t.Fatalf("first: %d %s %s", status, h.Get("x-switchyard-cache"), first)
+				}
+				for _, stream := range []bool{!firstStream, firstStream} {
+					status, h, got := postPath(t, base, "/v1/responses", body(stream))
+					if status != 200 || h.Get("x-switchyard-cache") != "hit" {
+						t.Fatalf("stream=%v: %d %q", stream, status, h.Get("x-switchyard-cache"))
+					}
+					if want := fmt.Sprintf("cache me %s %v", name, firstStream); !strings.Contains(got, want) {
+						t.Fatalf("stream=%v: the hit lost the text: %s", stream, got)
+					}
+					if stream != strings.Contains(got, "event: response.completed") {
+						t.Fatalf("stream=%v answered in the wrong mode: %.200s", stream, got)
+					}
+				}
+				c := client(base)
+				var raw *http.Response
+				if _, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "codex",
+					Temperature: openai.Float(0), Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(fmt.Sprintf("cache me %s %v", name, firstStream))}},
+					option.WithResponseInto(&raw)); err == nil && raw.Header.Get("x-switchyard-cache") == "hit" {
+					t.Fatal("a chat request hit a Responses entry")
+				}
+			})
+		}
 	}
 }

@@ -57,6 +57,18 @@ func (e *Entry) Age(now time.Time) time.Duration {
 	return d.Truncate(time.Second)
 }
 
+// NewResponsesEntry stores a complete Responses API answer: resp, the
+// Response object, answers JSON requests, and events, the same answer as the
+// Responses event stream (router/responses.Converter), answers streamed ones.
+// The Responses API has no usage option, so SSE and SSEUsage are one. Both are
+// copied into one backing array.
+func NewResponsesEntry(resp, events []byte) *Entry {
+	buf := make([]byte, 0, len(resp)+len(events))
+	buf = append(append(buf, resp...), events...)
+	sse := buf[len(resp):]
+	return &Entry{JSON: buf[:len(resp):len(resp)], SSE: sse, SSEUsage: sse, Stored: time.Now(), size: int64(cap(buf))}
+}
+
 // SSEBody returns the stream form a client asked for.
 func (e *Entry) SSEBody(includeUsage bool) []byte {
 	if includeUsage {

@@ -51,6 +51,20 @@ func (c *Converter) Events(dst, resp []byte) ([]byte, error) {
 	return c.end(dst), nil
 }
 
+// Status returns a Response object's status ("completed", "incomplete",
+// "failed", …), or "" when resp is not one.
+func (c *Converter) Status(resp []byte) string {
+	v, err := c.p.ParseBytes(resp)
+	if err != nil || v.Type() != fastjson.TypeObject {
+		return ""
+	}
+	switch s := string(v.GetStringBytes("status")); s { // constant strings: no allocation
+	case "completed", "incomplete", "failed", "in_progress", "cancelled", "queued":
+		return s
+	}
+	return ""
+}
+
 // Completed returns the Response object of a terminal event's data (response.completed,
 // .incomplete or .failed), a view into data; ok is false for any other event.
 func (c *Converter) Completed(data []byte) (resp []byte, ok bool) {
