@@ -328,3 +328,57 @@ func TestResponsesCache(t *testing.T) {
 		}
 	}
 }
+
+// The same Codex task completes when the first cloud throttles: Azure answers
+// 429 with retry-after, the router falls back to Bedrock Converse (translated)
+// before the first byte, and Codex never sees the 429.
+func TestCodexFallsBackAzureToBedrock(t *testing.T) {
+	if _, err := codex.Install(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ups := responsesClouds(t)
+	az, br := ups["azure-native"], ups["bedrock-converse"]
+	m := startMock(t, mockcloud.Options{Provider: "azure", APIKey: "az-test"})
+	az.BaseURL = m.URL()
+	m.Inject(mockcloud.Fault{Status: 429, RetryAfter: 30 * time.Second, Times: 1000})
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{az, br}})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	res, err := codex.Exec(ctx, codex.Run{BaseURL: base + "/v1", Model: "codex", APIKey: "sk-any", Dir: dir,
+		Prompt: `Write the file. [[call exec_command {"cmd":"printf 'fell back' > out.txt"}]]`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "out.txt"))
+	if res.ExitCode != 0 || string(got) != "fell back" || !strings.Contains(res.LastMessage, "Tool exec_command returned") {
+		t.Fatalf("exit %d, out.txt %q, last %q\nstderr: %s", res.ExitCode, got, res.LastMessage, res.Stderr)
+	}
+	if m.Calls() == 0 {
+		t.Fatal("Azure was never tried")
+	}
+}
+
+// A translated stream cut mid-way by the cloud ends with response.failed, and
+// an in-stream throttle with rate_limit_exceeded: never a cut connection.
+func TestTranslatedStreamFailureIsResponseFailed(t *testing.T) {
+	u := responsesClouds(t)["bedrock-converse"]
+	m := startMock(t, mockcloud.Options{Provider: "bedrock", AccessKeyID: "AKIDTEST", SecretAccessKey: "test-secret"})
+	u.BaseURL = m.URL()
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{u}, Cache: config.Cache{Policy: "off"}})
+	for _, tc := range []struct {
+		fault mockcloud.Fault
+		code  string
+	}{
+		{mockcloud.Fault{ResetAfterChunks: 3}, "server_error"},
+		{mockcloud.Fault{Status: 429, ResetAfterChunks: 3}, "rate_limit_exceeded"},
+	} {
+		m.Inject(tc.fault)
+		status, _, body := postPath(t, base, "/v1/responses", `{"model":"codex","stream":true,"input":"a longer prompt for the stream to be cut"}`)
+		events := strings.Split(strings.TrimSpace(body), "\n\n")
+		last := events[len(events)-1]
+		if status != 200 || !strings.HasPrefix(last, "event: response.failed") || !strings.Contains(last, `"code":"`+tc.code+`"`) {
+			t.Fatalf("%+v: %d, last event %s", tc.fault, status, last)
+		}
+	}
+}
