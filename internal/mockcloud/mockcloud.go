@@ -4,8 +4,8 @@
 // formats (SSE, AWS event-stream), realistic ids and usage, and injectable faults.
 //
 // Tests, `switchyard demo`, `switchyard mock` and the load benchmarks use it; nothing else in the
-// project is mocked (DESIGN.md §5). The byte shapes follow /work/shared/reference/cloud-apis.md
-// §1–§4. The servers are fasthttp servers bound to loopback only; streams are written event by event
+// project is mocked (DESIGN §5). The byte shapes follow each cloud's published wire format
+// (request and response bodies, headers, error shapes, stream framing). The servers are fasthttp servers bound to loopback only; streams are written event by event
 // with a flush after each, never buffered, because they are also the upstream in load benchmarks.
 //
 // Every cloud also serves the Responses API where the real one does (OpenAI /v1/responses, Azure
