@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // ErrNoNPM is returned by Install when npm is not on PATH.
@@ -66,11 +67,27 @@ func Bin() string { return filepath.Join(Dir(), "node_modules", ".bin", "codex")
 
 var installMu sync.Mutex
 
-// Install runs `npm ci` in Dir unless the pinned CLI is already there. Safe for concurrent use.
+// Install runs `npm ci` in Dir unless the pinned CLI is already there. Safe for concurrent use,
+// also across processes: `go test ./...` runs packages in parallel, and two `npm ci` at once (or
+// a spawn of a binary npm is still writing: ETXTBSY) break each other, so the install holds an
+// exclusive flock on a lock file and is marked done only once it is complete.
 func Install(ctx context.Context) (string, error) {
 	installMu.Lock()
 	defer installMu.Unlock()
-	if _, err := os.Stat(Bin()); err == nil {
+	done := filepath.Join(Dir(), "node_modules", ".switchyard-installed")
+	if _, err := os.Stat(done); err == nil {
+		return Bin(), nil
+	}
+	lock, err := os.OpenFile(filepath.Join(Dir(), ".install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(done); err == nil { // another process installed it meanwhile
 		return Bin(), nil
 	}
 	npm, err := exec.LookPath("npm")
@@ -81,6 +98,9 @@ func Install(ctx context.Context) (string, error) {
 	cmd.Dir = Dir()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("codex: npm ci: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(done, nil, 0o600); err != nil {
+		return "", err
 	}
 	return Bin(), nil
 }
