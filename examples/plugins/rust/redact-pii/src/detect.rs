@@ -104,6 +104,13 @@ pub fn scan(on: &Enabled, t: &[u8], out: &mut Vec<Span>) {
         let c = t[i];
         let k = class(c);
         if k & WORD == 0 {
+            if c == b'\\' {
+                // JSON inside a JSON string (tool call arguments) keeps its
+                // own escapes after one decoding: "\u003cbob@x.com\u003e".
+                // An escape separates words like punctuation does.
+                i += escape_len(t, i).max(1);
+                continue;
+            }
             if k & TRIG != 0 {
                 if let Some((s, e, kind)) = punct(on, t, i) {
                     push(out, s, e, kind);
@@ -124,7 +131,7 @@ pub fn scan(on: &Enabled, t: &[u8], out: &mut Vec<Span>) {
                 push(out, s, e, kind);
                 i = e;
             }
-            None => i = j,
+            None => i = card_shaped_end(t, i).unwrap_or(j),
         }
     }
 }
@@ -162,11 +169,26 @@ fn punct(on: &Enabled, t: &[u8], i: usize) -> Option<(usize, usize, Kind)> {
 }
 
 fn before_is_word(t: &[u8], i: usize) -> bool {
-    i > 0 && class(t[i - 1]) & WORD != 0
+    before_is(t, i, WORD)
 }
 
 fn before_is(t: &[u8], i: usize, k: u8) -> bool {
-    i > 0 && class(t[i - 1]) & k != 0
+    i > 0 && class(t[i - 1]) & k != 0 && !escape_ends_at(t, i)
+}
+
+/// escape_len returns the length of the JSON escape at i ("\n", "\u00e9"),
+/// or 0.
+pub fn escape_len(t: &[u8], i: usize) -> usize {
+    match t.get(i + 1) {
+        Some(b'n' | b'r' | b't' | b'b' | b'f' | b'"' | b'\\' | b'/') => 2,
+        Some(b'u') if t.len() >= i + 6 && t[i + 2..i + 6].iter().all(|&b| class(b) & HEX != 0) => 6,
+        _ => 0,
+    }
+}
+
+/// escape_ends_at reports whether a JSON escape ends just before i.
+pub fn escape_ends_at(t: &[u8], i: usize) -> bool {
+    (i >= 6 && t[i - 6] == b'\\' && escape_len(t, i - 6) == 6) || (i >= 2 && t[i - 2] == b'\\' && escape_len(t, i - 2) == 2 && !(i >= 3 && t[i - 3] == b'\\'))
 }
 
 /// Detectors that start at a word [i, j).
@@ -216,7 +238,7 @@ fn all(w: &[u8], k: u8) -> bool {
 /// `-`, `.` or `/` to an alphanumeric before it ("ORD-2125550123", the "2" of
 /// "1.2.3"): such digits belong to an identifier, not to an entity.
 fn continues_token(t: &[u8], i: usize) -> bool {
-    if i == 0 {
+    if i == 0 || escape_ends_at(t, i) {
         return false;
     }
     let p = t[i - 1];
@@ -235,7 +257,7 @@ fn continues_token(t: &[u8], i: usize) -> bool {
 fn email(t: &[u8], at: usize) -> Option<(usize, usize)> {
     // Local part, backwards.
     let mut s = at;
-    while s > 0 {
+    while s > 0 && !escape_ends_at(t, s) {
         let b = t[s - 1];
         if b < 0x80 {
             if class(b) & LOCAL == 0 {
@@ -453,9 +475,13 @@ fn numeric(on: &Enabled, t: &[u8], i: usize) -> Option<(usize, usize, Kind)> {
     let colon = |e: usize| e + 1 < t.len() && t[e] == b':' && digit(t[e + 1]);
     loop {
         let e = r.end[g - 1];
-        let after_ok = !is(t, e, WORD) && !colon(e) && !(e < t.len() && t[e] == b'@');
-        if after_ok {
-            if let Some(kind) = classify(on, &r, g, plus, g == r.n, t, i) {
+        let glued = is(t, e, WORD) || (e < t.len() && t[e] == b'@');
+        // "10.0.0.1:8080": an address keeps its port, which stays.
+        if on.ip && !plus && g == 4 && g == r.n && !glued && r.seps(4).iter().all(|&s| s == b'.') && r.sep[0] != b'(' && ipv4(&r) {
+            return Some((i, e, Kind::Ip));
+        }
+        if !glued && !colon(e) {
+            if let Some(kind) = classify(on, &r, g, plus, t, i) {
                 return Some((i, e, kind));
             }
         }
@@ -472,15 +498,33 @@ fn numeric(on: &Enabled, t: &[u8], i: usize) -> Option<(usize, usize, Kind)> {
     }
 }
 
-fn classify(on: &Enabled, r: &Run, g: usize, plus: bool, whole: bool, t: &[u8], s: usize) -> Option<Kind> {
+/// card_shaped_end returns the end of a run at i laid out like a card number
+/// ("6508 0670 4412 5578") that is not one (its Luhn check failed): it is
+/// skipped whole, so that its tail is not read as a phone number.
+fn card_shaped_end(t: &[u8], i: usize) -> Option<usize> {
+    if !digit(t[i]) {
+        return None;
+    }
+    let r = run(t, i);
+    let g = r.n;
+    if g < 2 || !(13..=19).contains(&r.total) {
+        return None;
+    }
+    let s = r.sep[1];
+    let uniform = (s == b' ' || s == b'-') && r.seps(g).iter().all(|&x| x == s);
+    let fours = r.len[..g - 1].iter().all(|&x| x == 4) && r.len[g - 1] <= 4;
+    if uniform && fours {
+        Some(r.end[g - 1])
+    } else {
+        None
+    }
+}
+
+fn classify(on: &Enabled, r: &Run, g: usize, plus: bool, t: &[u8], s: usize) -> Option<Kind> {
     let d = r.digits_upto(g);
     let seps = r.seps(g);
     if plus {
         return if on.phone && e164(r, g, d) { Some(Kind::Phone) } else { None };
-    }
-    if on.ip && whole && g == 4 && seps.iter().all(|&s| s == b'.') && ipv4(r) {
-        // "10.0.0.1:8080": the port stays.
-        return Some(Kind::Ip);
     }
     if seps.iter().any(|&s| s == b'.') {
         // Dots only ever separate a phone number's groups all the way
@@ -575,12 +619,10 @@ pub fn luhn(d: &[u8]) -> bool {
 }
 
 fn e164(r: &Run, g: usize, d: usize) -> bool {
-    if r.digits[0] == 0 || !(8..=15).contains(&d) {
-        return false;
-    }
-    // "+44 (0)20 …": the optional trunk zero is written but not dialled.
+    // Up to 15 digits after "+" (ITU-T E.164); "+44 (0)20 …" writes the
+    // trunk zero that is not dialled, one more.
     let _ = g;
-    r.len[..g].iter().all(|&l| l <= 12)
+    r.digits[0] != 0 && (8..=16).contains(&d)
 }
 
 /// national accepts the national formats of US/CA (NANP), UK, DE, FR, IN,
@@ -604,7 +646,7 @@ fn national(r: &Run, g: usize, d: usize, seps: &[u8]) -> bool {
         if g == 1 {
             return d <= 11;
         }
-        return (2..=5).contains(&l[0]) && l[1..].iter().all(|&x| x >= 2 && x <= 8) && (!paren0 || l[0] <= 5);
+        return (2..=6).contains(&l[0]) && l[1..].iter().all(|&x| x >= 2 && x <= 8) && (!paren0 || l[0] <= 5);
     }
     // NANP: [1] NXX NXX XXXX.
     let nanp = |o: usize| dg[o] >= 2 && dg[o + 3] >= 2;
@@ -662,8 +704,8 @@ fn ipv6(t: &[u8], i: usize) -> Option<usize> {
                 groups += 2;
                 end = e;
                 hexdigits += 4;
+                break;
             }
-            break;
         }
         if gl > 4 {
             return None;

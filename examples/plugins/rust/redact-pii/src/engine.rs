@@ -296,10 +296,10 @@ impl Engine {
                         // ASCII letters match in any case (the automaton
                         // folds them); other letters in the forms given,
                         // lower case and upper case.
-                        for form in [t.to_string(), t.to_lowercase(), t.to_uppercase()] {
-                            if !terms.contains(&form) {
-                                terms.push(form);
-                            }
+                        terms.push(t.to_string());
+                        if !t.is_ascii() {
+                            terms.push(t.to_lowercase());
+                            terms.push(t.to_uppercase());
                         }
                     }
                 }
@@ -312,6 +312,8 @@ impl Engine {
                 _ => return Err(ConfigError(format!("unknown config member {:?}: want entities, terms or patterns", k))),
             }
         }
+        terms.sort_unstable();
+        terms.dedup();
         let terms = if terms.is_empty() {
             None
         } else {
@@ -532,6 +534,12 @@ fn word_edge(t: &[u8], i: usize, start: bool) -> bool {
         if c < 0x80 && !c.is_ascii_alphanumeric() && c != b'_' {
             return true;
         }
+    }
+    if start && detect::escape_ends_at(t, i) {
+        return true; // "\u003cAcme": an escape left by nested JSON
+    }
+    if !start && i < t.len() && t[i] == b'\\' && detect::escape_len(t, i) > 0 {
+        return true;
     }
     let outside = if start {
         if i == 0 {

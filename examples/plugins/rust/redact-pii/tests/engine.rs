@@ -50,6 +50,8 @@ fn entities() {
         ("iban GB82WEST12345698765432 now", "<IBAN_1>"),
         ("ssn 123-45-6789 now", "<SSN_1>"),
         ("ip 192.168.1.10 now", "<IP_1>"),
+        ("ip 10.0.0.1:8080 now", "<IP_1>:8080"),
+        ("call 098765 43210 now", "<PHONE_1>"),
         ("ip 2001:db8::8a2e:370:7334 now", "<IP_1>"),
         ("ip ::1 now", "<IP_1>"),
         ("ip fe80::1ff:fe23:4567:890a now", "<IP_1>"),
@@ -133,4 +135,26 @@ fn bad_json_refused() {
         assert!(e.redact(b, std::iter::empty(), &mut out).is_err());
         assert!(out.is_empty());
     }
+}
+
+#[test]
+fn nested_json_escapes_separate_words() {
+    // Tool call arguments: JSON inside a JSON string, '<' escaped twice.
+    let body = r#"{"arguments":"{\"q\":\"\\u003cbob@x.com\\u003e and \\u003ceyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc\\u003e\\nAcme\"}"}"#;
+    let (out, pairs) = redact(r#"{"terms":["Acme"]}"#, body);
+    assert_eq!(pairs.len(), 3, "{}", out);
+    assert_eq!(out, r#"{"arguments":"{\"q\":\"\\u003c<EMAIL_1>\\u003e and \\u003c<JWT_1>\\u003e\\n<TERM_1>\"}"}"#);
+}
+
+#[test]
+fn card_shaped_runs_are_skipped_whole() {
+    let (out, pairs) = redact("{}", &chat("item 6508 0670 4412 5578, and ticket 4471 212-555-0123"));
+    assert_eq!(pairs.len(), 1, "{}", out);
+    assert!(out.contains("6508 0670 4412 5578"), "{}", out);
+}
+
+#[test]
+fn compact_e164() {
+    let (out, pairs) = redact("{}", &chat("E.164 compact: +4915123456789 and +14155550123."));
+    assert_eq!(pairs.len(), 2, "{}", out);
 }
