@@ -63,4 +63,3 @@ func ScorerConfig(terms []string) map[string]any {
 
 // TenantPattern is the corpus's tenant pattern: employee ids.
 const TenantPattern = `\bEMP-[0-9]{6}\b`
-
