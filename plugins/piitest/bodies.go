@@ -66,13 +66,7 @@ func Body(shape, text string, escapeAll bool) []byte {
 	default:
 		panic("piitest: unknown shape " + shape)
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		panic(err)
-	}
-	out := bytes.TrimSpace(b.Bytes())
+	out := marshal(v)
 	if escapeAll {
 		out = escapeStrings(out)
 	}
@@ -151,4 +145,15 @@ func Texts(body []byte) ([]string, error) {
 	}
 	walk(v)
 	return out, nil
+}
+
+// marshal encodes v as compact JSON without HTML escaping.
+func marshal(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return bytes.TrimSpace(b.Bytes())
 }

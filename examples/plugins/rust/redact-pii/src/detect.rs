@@ -19,6 +19,7 @@ const TRIG: u8 = 8; // punctuation that can start an entity: @ + ( - :
 const KEY: u8 = 16; // token characters of API keys: [A-Za-z0-9_-]
 const LOCAL: u8 = 32; // ASCII e-mail local part: [A-Za-z0-9._%+'-]
 const ALPHA: u8 = 64; // [A-Za-z]
+const ANCHOR: u8 = 128; // where next_anchor stops
 
 const fn classes() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -45,6 +46,9 @@ const fn classes() -> [u8; 256] {
         }
         if b == b'-' {
             k |= KEY;
+        }
+        if (b >= b'0' && b <= b':') || (b >= b'@' && b <= b'_') || b == b'(' || b == b'+' || b == b'-' {
+            k |= ANCHOR;
         }
         if alpha || digit || b == b'.' || b == b'_' || b == b'%' || b == b'+' || b == b'-' || b == b'\'' {
             k |= LOCAL;
@@ -99,41 +103,103 @@ impl Enabled {
 /// without overlaps.
 pub fn scan(on: &Enabled, t: &[u8], out: &mut Vec<Span>) {
     let n = t.len();
-    let mut i = 0;
-    while i < n {
-        let c = t[i];
-        let k = class(c);
-        if k & WORD == 0 {
-            if c == b'\\' {
-                // JSON inside a JSON string (tool call arguments) keeps its
-                // own escapes after one decoding: "\u003cbob@x.com\u003e".
-                // An escape separates words like punctuation does.
-                i += escape_len(t, i).max(1);
-                continue;
+    let mut done = 0; // every byte before done has been looked at
+    let mut k = 0;
+    loop {
+        k = next_anchor(t, k);
+        if k >= n {
+            return;
+        }
+        let c = t[k];
+        if class(c) & WORD != 0 {
+            // An anchor inside a word (a digit, an upper-case letter, '_'):
+            // the word is looked at once, from its start.
+            let mut s = k;
+            while s > done && class(t[s - 1]) & WORD != 0 {
+                s -= 1;
             }
-            if k & TRIG != 0 {
-                if let Some((s, e, kind)) = punct(on, t, i) {
+            let mut j = k + 1;
+            while j < n && class(t[j]) & WORD != 0 {
+                j += 1;
+            }
+            let e = match word(on, t, s, j) {
+                Some((s, e, kind)) => {
                     push(out, s, e, kind);
-                    i = e;
-                    continue;
+                    e
                 }
-            }
-            i += 1;
+                None => card_shaped_end(t, s).unwrap_or(j),
+            };
+            done = e;
+            k = e;
             continue;
         }
-        // A word starts at i (the loop always skips whole words).
-        let mut j = i + 1;
-        while j < n && class(t[j]) & WORD != 0 {
-            j += 1;
+        if c == b'\\' {
+            // JSON inside a JSON string (tool call arguments) keeps its own
+            // escapes after one decoding: "\u003cbob@x.com\u003e". An escape
+            // separates words like punctuation does.
+            k += escape_len(t, k).max(1);
+            done = k;
+            continue;
         }
-        match word(on, t, i, j) {
-            Some((s, e, kind)) => {
-                push(out, s, e, kind);
-                i = e;
+        // A lower-case word just before punctuation: "sk-…", "xoxb-…", "fe80::".
+        if k > done && class(t[k - 1]) & WORD != 0 {
+            let mut s = k - 1;
+            while s > done && class(t[s - 1]) & WORD != 0 {
+                s -= 1;
             }
-            None => i = card_shaped_end(t, i).unwrap_or(j),
+            if let Some((s, e, kind)) = word(on, t, s, k) {
+                push(out, s, e, kind);
+                done = e;
+                k = e;
+                continue;
+            }
         }
+        if let Some((s, e, kind)) = punct(on, t, k) {
+            push(out, s, e, kind);
+            done = e;
+            k = e;
+            continue;
+        }
+        k += 1;
+        done = k;
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes in (m, n), for ASCII bytes (a bit-twiddling classic).
+#[inline(always)]
+fn between(x: u64, m: u64, n: u64) -> u64 {
+    let low = x & (ONES * 127);
+    ((ONES * (127 + n)).wrapping_sub(low) & !x & (low + ONES * (127 - m))) & HIGH
+}
+
+#[inline(always)]
+fn has_byte(x: u64, b: u8) -> u64 {
+    let v = x ^ (ONES * b as u64);
+    v.wrapping_sub(ONES) & !v & HIGH
+}
+
+/// next_anchor returns the first position from i where an entity can be
+/// recognised: a digit or ':', '@', an upper-case letter, '[', '\\', ']',
+/// '^', '_', '(', '+' or '-'. Prose between anchors (lower-case letters,
+/// spaces, most punctuation, non-ASCII text) is skipped eight bytes at a
+/// time. Why? In Wasm every instruction counts; see docs/RATIONALE.md.
+#[inline]
+fn next_anchor(t: &[u8], mut i: usize) -> usize {
+    while i + 8 <= t.len() {
+        let x = u64::from_le_bytes([t[i], t[i + 1], t[i + 2], t[i + 3], t[i + 4], t[i + 5], t[i + 6], t[i + 7]]);
+        let a = between(x, 0x2F, 0x3B) | between(x, 0x3F, 0x60) | has_byte(x, b'(') | has_byte(x, b'+') | has_byte(x, b'-');
+        if a != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < t.len() && class(t[i]) & ANCHOR == 0 {
+        i += 1;
+    }
+    i
 }
 
 /// push appends a span; an e-mail found by looking back from its `@` may
