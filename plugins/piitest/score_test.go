@@ -165,13 +165,16 @@ func TestCorpusScore(t *testing.T) {
 
 // TestBaselineScore reports the naive regexp baseline's quality on the same
 // corpus, for comparison; it asserts only that the baseline runs and leaves
-// valid JSON (the baseline is not held to the targets).
+// valid JSON (the baseline is not held to the targets). It runs without the
+// dictionary: one Go regexp alternation of 2,006 terms needs about 25 s for
+// the corpus (the benchmarks measure it with -pii.slow), so its term recall
+// reads 0.
 func TestBaselineScore(t *testing.T) {
-	samples, terms, err := LoadAll()
+	samples, _, err := LoadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := run(t, NewBaseline(terms, []string{TenantPattern}), samples)
+	s := run(t, NewBaseline(nil, []string{TenantPattern}), samples)
 	s.report(t, "go-regexp baseline")
 	if s.badJSON > 0 {
 		t.Fatalf("baseline produced %d invalid JSON bodies", s.badJSON)
