@@ -1,3 +1,8 @@
+//! Native throughput of the engine on a body file, for comparing with the Wasm
+//! figures of plugins/piitest (where the time goes):
+//!
+//!     /usr/bin/cargo run --release --target x86_64-unknown-linux-gnu --example timing -- body.json '{}'
+
 use std::time::Instant;
 fn main() {
     let path = std::env::args().nth(1).unwrap();
