@@ -29,6 +29,7 @@ plugins-check:
 ## bench: the Go benchmarks of whole request paths and hot functions
 bench: plugins
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./bench/ ./router/... ./plugins/...
+	@echo "(plugins/native: per-call cost of an out-of-process plugin, beside plugins/conformance's Wasm figures)"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o switchyard ./cmd/switchyard

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Errors Vault.Add and Vault.Verify return. A redaction host turns each into
@@ -220,7 +222,8 @@ const maxPooledTable = 1 << 18
 // Verify checks a redactor's output against the body it was given: the pairs
 // from the from-th on (those the redactor added) must each stand where their
 // original stood, so that putting the originals back into redacted gives body
-// byte for byte. Every original then occurs in the body it was taken from, and
+// (its characters as they are or JSON-escaped, as a JSON-aware redactor
+// decodes them). Every original then occurs in the body it was taken from, and
 // a plugin cannot inject text that a restore would put into the answer. A
 // placeholder written literally in body (a client typing "<EMAIL_1>") matches
 // as itself. Linear in len(body) + len(redacted); it allocates nothing.
@@ -244,9 +247,9 @@ func (v *Vault) Verify(body, redacted []byte, from int) error {
 		if gt := bytes.IndexByte(redacted[i:min(len(redacted), i+MaxPlaceholderLen)], '>'); gt > 0 {
 			if n := v.lookup(redacted[i : i+gt+1]); n >= from {
 				p := v.pairs[n]
-				if orig := v.buf[p.or0:p.or1]; bytes.HasPrefix(body[j:], orig) {
+				if n, ok := matchOriginal(body[j:], v.buf[p.or0:p.or1]); ok {
 					i += gt + 1
-					j += len(orig)
+					j += n
 					continue
 				}
 			}
@@ -261,6 +264,95 @@ func (v *Vault) Verify(body, redacted []byte, from int) error {
 		return ErrNotInBody
 	}
 	return nil
+}
+
+// matchOriginal reports whether body starts with orig, written as it is or
+// with JSON string escapes (a JSON-aware redactor decodes `jane\u0040x.io`
+// before it matches, so its original is the decoded text), and how many bytes
+// of body it spans. It allocates nothing.
+func matchOriginal(body, orig []byte) (int, bool) {
+	if bytes.HasPrefix(body, orig) {
+		return len(orig), true
+	}
+	i, k := 0, 0 // body offset, orig offset
+	var enc [utf8.UTFMax]byte
+	for k < len(orig) {
+		if i >= len(body) {
+			return 0, false
+		}
+		c := body[i]
+		if c != '\\' {
+			if c != orig[k] {
+				return 0, false
+			}
+			i++
+			k++
+			continue
+		}
+		if i+1 >= len(body) {
+			return 0, false
+		}
+		var r rune
+		n := 2
+		switch body[i+1] {
+		case '"', '\\', '/':
+			r = rune(body[i+1])
+		case 'b':
+			r = '\b'
+		case 'f':
+			r = '\f'
+		case 'n':
+			r = '\n'
+		case 'r':
+			r = '\r'
+		case 't':
+			r = '\t'
+		case 'u':
+			h, ok := hex4(body[i+2:])
+			if !ok {
+				return 0, false
+			}
+			r, n = h, 6
+			if utf16.IsSurrogate(r) {
+				lo, ok := hex4(body[min(i+8, len(body)):])
+				if !ok || i+7 >= len(body) || body[i+6] != '\\' || body[i+7] != 'u' {
+					return 0, false
+				}
+				r, n = utf16.DecodeRune(r, lo), 12
+			}
+		default:
+			return 0, false
+		}
+		m := utf8.EncodeRune(enc[:], r)
+		if k+m > len(orig) || !bytes.Equal(orig[k:k+m], enc[:m]) {
+			return 0, false
+		}
+		i += n
+		k += m
+	}
+	return i, true
+}
+
+// hex4 decodes four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // Restore appends src to dst with every placeholder replaced by its original,

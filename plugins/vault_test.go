@@ -3,6 +3,7 @@ package plugins
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -139,5 +140,31 @@ func TestParseKindAndPolicy(t *testing.T) {
 	}
 	if !errors.Is(e, cause) || !errors.Is(e, ErrPluginFailed) {
 		t.Fatal("Failed does not unwrap")
+	}
+}
+
+// A JSON-aware redactor decodes escapes before it matches, so its original
+// is the decoded text while the body holds the escaped form: Verify accepts
+// that (`jane\u0040x.io`, a key with `\n` line breaks, a surrogate pair), and
+// still refuses an original the body does not hold.
+func TestVaultVerifyEscapedOriginals(t *testing.T) {
+	for _, tc := range []struct {
+		body, redacted, orig string
+		ok                   bool
+	}{
+		{`{"a":"mail jane\u0040x.io now"}`, `{"a":"mail <EMAIL_1> now"}`, "jane@x.io", true},
+		{`{"a":"k: -----BEGIN\nKEY-----"}`, `{"a":"k: <SECRET_1>"}`, "-----BEGIN\nKEY-----", true},
+		{`{"a":"hi \ud83d\ude00\"q\" x"}`, `{"a":"hi <TERM_1> x"}`, "😀\"q\"", true},
+		{`{"a":"mail jane\u0040x.io now"}`, `{"a":"mail <EMAIL_1> now"}`, "john@x.io", false},
+		{`{"a":"mail jane\u0040"}`, `{"a":"mail <EMAIL_1>"}`, "jane@x.io", false},
+	} {
+		var v Vault
+		ph := tc.redacted[strings.Index(tc.redacted, "<") : strings.Index(tc.redacted, ">")+1]
+		if err := v.Add([]byte(ph), []byte(tc.orig)); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Verify([]byte(tc.body), []byte(tc.redacted), 0); (err == nil) != tc.ok {
+			t.Errorf("Verify(%s, %s, %q) = %v, want ok=%v", tc.body, tc.redacted, tc.orig, err, tc.ok)
+		}
 	}
 }
