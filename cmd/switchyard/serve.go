@@ -70,7 +70,7 @@ func newLogger(level string) *slog.Logger {
 // when set, is called with the bound address.
 func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), onListen func(addr string)) error {
 	log := newLogger(cfg.Log.Level)
-	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginCacheDir: pluginCacheDir()}))
+	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginCacheDir: pluginCacheDir(), Reload: reload}))
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,14 @@ type Options struct {
 	// PluginPoll is how often plugin files are checked for changes (0 = 1s,
 	// negative = never).
 	PluginPoll time.Duration
+	// Reload re-reads the config (as SIGHUP does) for the admin API's
+	// POST /admin/reload; nil answers it with 501.
+	Reload func() (*config.Config, error)
 }
 
 // Router returns the wiring for router.New.
 func Router(o Options) router.Wiring {
-	return router.Wiring{Logger: o.Logger, Adapter: Adapter, Plugins: &wasmHost{opts: o}}
+	return router.Wiring{Logger: o.Logger, Adapter: Adapter, Plugins: &wasmHost{opts: o}, ReloadConfig: o.Reload}
 }
 
 // wasmHost is the process's Wasm plugin runtime: one wasm.Set, built from the
