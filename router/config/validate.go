@@ -412,7 +412,7 @@ func (c *Config) validateOperations(ps *problems) {
 		if a.Token == "" {
 			ps.add("admin.token", "required when admin.listen is set")
 		}
-		if a.Listen == c.Listen {
+		if a.Listen == c.Listen && !strings.HasSuffix(a.Listen, ":0") { // port 0: each listener gets its own
 			ps.add("admin.listen", "must differ from listen: the admin API never shares the client-facing listener")
 		}
 	}
