@@ -58,13 +58,13 @@ func demoCmd(args []string, withRouter bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	return run(ctx, cfg, nil, func(addr string) { printDemoHelp(addr, cfg) })
+	return run(ctx, cfg, nil, func(addr, admin string) { printDemoHelp(addr, admin, cfg) })
 }
 
 func demoMain(args []string) error { return demoCmd(args, true) }
 func mock(args []string) error     { return demoCmd(args, false) }
 
-func printDemoHelp(addr string, cfg *config.Config) {
+func printDemoHelp(addr, admin string, cfg *config.Config) {
 	fmt.Printf(`
 Switchyard demo is running on http://%s — mock clouds on loopback, example plugins loaded.
 Models: %v
@@ -77,4 +77,11 @@ Models: %v
 
 Add -i to see x-switchyard-upstream / x-switchyard-provider / x-switchyard-cache. Ctrl-C stops.
 `, addr, cfg.Models())
+	if admin != "" {
+		// The token rides in the URL fragment, which the browser never sends.
+		fmt.Printf(`
+Dashboard (live traffic, upstream health, cache, plugins): http://%s/dashboard/#token=%s
+Admin API: curl -s http://%[1]s/admin/upstreams -H 'Authorization: Bearer %[2]s'
+`, admin, cfg.Admin.Token)
+	}
 }
