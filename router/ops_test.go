@@ -88,7 +88,9 @@ const chatBody = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"h
 func TestMetricsAcrossReloadsAndPromtool(t *testing.T) {
 	m := openaiMock(t)
 	cfg := func(n int) *config.Config {
-		c := &config.Config{Listen: "127.0.0.1:0", Upstreams: []config.Upstream{openaiUpstream("up", m)},
+		u := openaiUpstream("up", m)
+		u.Models[`we"ird\model`] = "gpt-4o-mini"
+		c := &config.Config{Listen: "127.0.0.1:0", Upstreams: []config.Upstream{u},
 			Tenants: []config.Tenant{{Name: "acme", Keys: []string{"k-acme"}}}, Cache: config.Cache{Policy: "off"},
 			PoP: config.PoP{Name: fmt.Sprint("pop", n)}}
 		c.ApplyDefaults()
@@ -117,6 +119,11 @@ func TestMetricsAcrossReloadsAndPromtool(t *testing.T) {
 		if got := metricValue(t, text, `switchyard_tokens_total{endpoint="chat",model="gpt-4o-mini",tenant="acme",type="output",upstream="up"}`); got <= 0 {
 			t.Fatalf("after reload %d: output tokens %v", n, got)
 		}
+	}
+	// Label values are escaped (a quote and a backslash in a model name).
+	do(t, "POST", base+"/v1/chat/completions", "k-acme", `{"model":"we\"ird\\model","messages":[{"role":"user","content":"x"}]}`)
+	if !strings.Contains(scrape(t, base), `model="we\"ird\\model",status="200"`) {
+		t.Fatal("escaped model label missing")
 	}
 	// A 401 is not a tenant's request; a 404 for an unknown model counts
 	// under model "unknown", never under the client's text.
@@ -185,6 +192,8 @@ func TestTracingThroughRouter(t *testing.T) {
 	good := openaiMock(t)
 	base, in := startRouter(t, &config.Config{
 		Upstreams: []config.Upstream{openaiUpstream("bad", bad), openaiUpstream("good", good)},
+		Plugins: []config.Plugin{{Name: "pii", Kind: "redact", Wasm: examplePlugin(t, "redact-email"),
+			Config: map[string]any{"entities": []any{"email"}}}},
 		Cache:     config.Cache{Policy: "off"},
 		Telemetry: config.Telemetry{Tracing: config.Tracing{Endpoint: rcv.url, BatchTimeout: time.Hour}},
 	})
@@ -206,6 +215,18 @@ func TestTracingThroughRouter(t *testing.T) {
 	if !strings.HasPrefix(forwarded, "00-"+clientTrace+"-") {
 		t.Fatalf("traceparent upstream %q", forwarded)
 	}
+	text := scrape(t, base)
+	for series, want := range map[string]float64{
+		`switchyard_fallbacks_total{reason="server_error",upstream="bad"}`:                                                          1,
+		`switchyard_upstream_attempts_total{result="server_error",upstream="bad"}`:                                                  1,
+		`switchyard_upstream_attempts_total{result="ok",upstream="good"}`:                                                           1,
+		`switchyard_plugin_calls_total{hook="redact",plugin="pii"}`:                                                                 1,
+		`switchyard_requests_total{cache="none",endpoint="chat",model="gpt-4o-mini",status="200",tenant="default",upstream="good"}`: 1,
+	} {
+		if got := metricValue(t, text, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := in.Close(ctx); err != nil { // flushes the spans
@@ -213,7 +234,7 @@ func TestTracingThroughRouter(t *testing.T) {
 	}
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
-	var server *tracepb.Span
+	var server, plugin *tracepb.Span
 	var attempts []*tracepb.Span
 	for _, s := range rcv.spans {
 		if fmt.Sprintf("%x", s.GetTraceId()) != clientTrace {
@@ -228,10 +249,15 @@ func TestTracingThroughRouter(t *testing.T) {
 			server = s
 		case tracepb.Span_SPAN_KIND_CLIENT:
 			attempts = append(attempts, s)
+		case tracepb.Span_SPAN_KIND_INTERNAL:
+			plugin = s
 		}
 	}
-	if server == nil || len(attempts) != 2 {
-		t.Fatalf("server span %v, %d attempt spans (of %d)", server != nil, len(attempts), len(rcv.spans))
+	if server == nil || plugin == nil || len(attempts) != 2 {
+		t.Fatalf("server span %v, plugin span %v, %d attempt spans (of %d)", server != nil, plugin != nil, len(attempts), len(rcv.spans))
+	}
+	if !bytes.Equal(plugin.GetParentSpanId(), server.GetSpanId()) || !strings.Contains(plugin.GetName(), "pii") {
+		t.Fatalf("plugin span %q is not the request's child", plugin.GetName())
 	}
 	a := map[string]string{}
 	for _, kv := range server.GetAttributes() {
@@ -452,6 +478,12 @@ func TestRateLimitConcurrent(t *testing.T) {
 	if status != 429 || bytes.Contains(b, []byte("data:")) {
 		t.Fatalf("stream over the limit: %d %s", status, b)
 	}
+	// The Responses API is limited by the same counters.
+	status, b, h := do(t, "POST", base+"/v1/responses", "k-acme", `{"model":"gpt-4o-mini","input":"hi"}`)
+	if status != 429 || h.Get("x-ratelimit-limit-requests") != strconv.Itoa(rpm) {
+		t.Fatalf("responses over the limit: %d %s", status, b)
+	}
+	checkCode(t, status, b, 429, "rate_limit_exceeded")
 	// Another tenant is not affected.
 	if status, _, _ := do(t, "POST", base+"/v1/chat/completions", "k-other", chatBody); status != 200 {
 		t.Fatalf("other tenant: %d", status)
