@@ -76,6 +76,7 @@ type tenant struct {
 	// requests refused before a served model was known.
 	models  map[string]*modelHandles
 	unknown [numEndpoints]*telemetry.Handles
+	tel     *telemetry.Telemetry
 }
 
 // numEndpoints sizes per-endpoint tables (provider.Endpoint values 1..4).
@@ -86,10 +87,12 @@ var endpointLabel = [numEndpoints]string{"", "chat", "completions", "embeddings"
 
 // modelHandles are one (tenant, model)'s metric handles per endpoint: one
 // for answers without an upstream (cache hits, failures) and one per
-// upstream index (nil when that upstream does not serve the model).
+// upstream index (no labels when that upstream does not serve the model
+// there), each resolved on first use.
 type modelHandles struct {
-	none [numEndpoints]*telemetry.Handles
-	ups  [numEndpoints][]*telemetry.Handles
+	model string
+	none  [numEndpoints]lazyHandles
+	ups   [numEndpoints][]lazyHandles
 }
 
 // build makes a generation for cfg. It changes nothing that serves; on error
@@ -202,6 +205,7 @@ func (g *Generation) resolveTelemetry(t *tenant, names []string) {
 		t.redactName = strings.Join(redact, "+")
 		t.redactTel = tel.Plugin(t.redactName, "redact")
 	}
+	t.tel = tel
 	for ep := 1; ep < numEndpoints; ep++ {
 		t.unknown[ep] = tel.Handles(telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: "unknown"})
 	}
@@ -210,19 +214,17 @@ func (g *Generation) resolveTelemetry(t *tenant, names []string) {
 		for public := range u.Config.Models {
 			mh := t.models[public]
 			if mh == nil {
-				mh = &modelHandles{}
+				mh = &modelHandles{model: public}
 				for ep := 1; ep < numEndpoints; ep++ {
-					mh.none[ep] = tel.Handles(telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: public})
-					mh.ups[ep] = make([]*telemetry.Handles, len(g.ups.All))
+					mh.ups[ep] = make([]lazyHandles, len(g.ups.All))
 				}
 				t.models[public] = mh
 			}
 			for ep := 1; ep < numEndpoints; ep++ {
-				if !g.serves(i, provider.Endpoint(ep), []byte(public)) {
-					continue
+				if g.serves(i, provider.Endpoint(ep), []byte(public)) {
+					mh.ups[ep][i].labels = &telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: public,
+						Upstream: u.Name, Provider: u.Config.Provider}
 				}
-				mh.ups[ep][i] = tel.Handles(telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: public,
-					Upstream: u.Name, Provider: u.Config.Provider})
 			}
 		}
 	}
@@ -230,17 +232,48 @@ func (g *Generation) resolveTelemetry(t *tenant, names []string) {
 
 // handles returns the metric handles for a request of t: by endpoint, the
 // public model and the index of the upstream that answered (-1: none).
+// Why resolved on first use rather than at build time? Every (endpoint,
+// model, upstream) a tenant could use is many histogram series, most never
+// used (an embedding model on the chat endpoint); each costs every scrape.
+// The first request of a combination resolves it (a lock and a few
+// allocations, once per process, as telemetry returns the same handles
+// across generations); later ones load a pointer.
 func (t *tenant) handles(ep provider.Endpoint, model []byte, up int) *telemetry.Handles {
 	mh := t.models[string(model)]
 	if mh == nil {
 		return t.unknown[ep]
 	}
 	if up >= 0 && up < len(mh.ups[ep]) {
-		if h := mh.ups[ep][up]; h != nil {
-			return h
+		if l := &mh.ups[ep][up]; l.labels != nil {
+			return l.get(t.tel)
 		}
 	}
-	return mh.none[ep]
+	return mh.none[ep].getLabels(t.tel, telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: mh.model})
+}
+
+// lazyHandles are handles resolved on first use; labels nil means the
+// combination cannot happen (that upstream does not serve that endpoint).
+type lazyHandles struct {
+	h      atomic.Pointer[telemetry.Handles]
+	labels *telemetry.Labels
+}
+
+func (l *lazyHandles) get(tel *telemetry.Telemetry) *telemetry.Handles {
+	if h := l.h.Load(); h != nil {
+		return h
+	}
+	h := tel.Handles(*l.labels)
+	l.h.Store(h)
+	return h
+}
+
+func (l *lazyHandles) getLabels(tel *telemetry.Telemetry, lb telemetry.Labels) *telemetry.Handles {
+	if h := l.h.Load(); h != nil {
+		return h
+	}
+	h := tel.Handles(lb)
+	l.h.Store(h)
+	return h
 }
 
 // enter takes a hold on g for one request or stream; false when g was retired
