@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -40,7 +41,32 @@ func demoCmd(args []string, withRouter bool) error {
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	// Reloads (SIGHUP, the dashboard's POST /admin/reload) re-read the file
+	// and point its credentials at the mocks again; every copy is removed
+	// at exit (a generation still serving may read its own).
+	var mu sync.Mutex
+	cleanups := []func(){cleanup}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range cleanups {
+			c()
+		}
+	}()
+	reload := func() (*config.Config, error) {
+		next, err := config.Load(*path, flags)
+		if err != nil {
+			return nil, err
+		}
+		c, err := demo.PointCredentialsAtMocks(next)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		cleanups = append(cleanups, c)
+		mu.Unlock()
+		return next, nil
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ready := make(chan []*mockcloud.Server, 1)
@@ -58,7 +84,7 @@ func demoCmd(args []string, withRouter bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	return run(ctx, cfg, nil, func(addr, admin string) { printDemoHelp(addr, admin, cfg) })
+	return run(ctx, cfg, reload, func(addr, admin string) { printDemoHelp(addr, admin, cfg) })
 }
 
 func demoMain(args []string) error { return demoCmd(args, true) }
