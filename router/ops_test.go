@@ -120,6 +120,20 @@ func TestMetricsAcrossReloadsAndPromtool(t *testing.T) {
 			t.Fatalf("after reload %d: output tokens %v", n, got)
 		}
 	}
+	// A stream records its time to first token; a Responses answer its usage.
+	if status, b, _ := do(t, "POST", base+"/v1/chat/completions", "k-acme", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"s"}]}`); status != 200 {
+		t.Fatalf("stream: %d %s", status, b)
+	}
+	if status, b, _ := do(t, "POST", base+"/v1/responses", "k-acme", `{"model":"gpt-4o-mini","input":"hello there"}`); status != 200 {
+		t.Fatalf("responses: %d %s", status, b)
+	}
+	text0 := scrape(t, base)
+	if got := metricValue(t, text0, `gen_ai_server_time_to_first_token_seconds_count{endpoint="chat",gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o-mini",tenant="acme",upstream="up"}`); got != 1 {
+		t.Fatalf("TTFT count %v", got)
+	}
+	if got := metricValue(t, text0, `switchyard_tokens_total{endpoint="responses",model="gpt-4o-mini",tenant="acme",type="input",upstream="up"}`); got <= 0 {
+		t.Fatalf("responses input tokens %v", got)
+	}
 	// Label values are escaped (a quote and a backslash in a model name).
 	do(t, "POST", base+"/v1/chat/completions", "k-acme", `{"model":"we\"ird\\model","messages":[{"role":"user","content":"x"}]}`)
 	if !strings.Contains(scrape(t, base), `model="we\"ird\\model",status="200"`) {
@@ -342,9 +356,10 @@ func TestManagedKeyLifecycle(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "keys.json")
 	base, in := startRouter(t, &config.Config{
 		Upstreams: []config.Upstream{openaiUpstream("up", m)},
-		Tenants:   []config.Tenant{{Name: "acme", Keys: []string{"cfg-key"}}},
-		Admin:     config.Admin{Listen: "127.0.0.1:0", Token: "tok"},
-		Keys:      config.Keys{File: keyFile, ReloadInterval: -1},
+		Tenants: []config.Tenant{{Name: "acme", Keys: []string{"cfg-key"},
+			Limits: config.TenantLimits{PerKey: config.KeyLimits{RequestsPerMinute: 3}}}},
+		Admin: config.Admin{Listen: "127.0.0.1:0", Token: "tok"},
+		Keys:  config.Keys{File: keyFile, ReloadInterval: -1},
 	})
 	adm := "http://" + in.AdminAddr()
 	create := func(spec string) keyAnswer {
@@ -403,6 +418,23 @@ func TestManagedKeyLifecycle(t *testing.T) {
 	}
 	if got := chat("cfg-key", chatBody); got != 200 {
 		t.Fatalf("config key: %d", got)
+	}
+	// A managed key has the tenant's per-key limits; config keys do not.
+	pk := create(`{"tenant":"acme"}`)
+	for i := range 3 {
+		if got := chat(pk.Secret, chatBody); got != 200 {
+			t.Fatalf("per-key request %d: %d", i, got)
+		}
+	}
+	status, b, _ = do(t, "POST", base+"/v1/chat/completions", pk.Secret, chatBody)
+	checkCode(t, status, b, 429, "rate_limit_exceeded")
+	if !strings.Contains(string(b), "on this key") {
+		t.Fatalf("refusal does not name the key scope: %s", b)
+	}
+	for range 5 {
+		if got := chat("cfg-key", chatBody); got != 200 {
+			t.Fatalf("config key under per-key limits: %d", got)
+		}
 	}
 	// A key that expires stops working.
 	exp := create(fmt.Sprintf(`{"tenant":"acme","expires_at":%q}`, time.Now().Add(1500*time.Millisecond).UTC().Format(time.RFC3339Nano)))
