@@ -116,3 +116,22 @@ func BenchmarkHandleHit(b *testing.B) {
 		srv.Handle(ctx)
 	}
 }
+
+// Limits and metrics stay off the allocator: a tenant with rate limits and
+// budgets (reserve, x-ratelimit headers, settle) on the hit and miss paths.
+func TestLimitedAllocs(t *testing.T) {
+	up := bareUpstream(t)
+	u := config.Upstream{Name: "bare", Provider: "openai", BaseURL: up, Auth: config.Auth{APIKey: "k"},
+		Models: map[string]string{"gpt-4o-mini": "gpt-4o-mini"}, Price: config.Price{Input: 0.15, Output: 0.6}}
+	lim := config.TenantLimits{RequestsPerMinute: 1 << 30, TokensPerMinute: 1 << 40, DailyBudget: 1e8, MonthlyBudget: 1e8}
+	srv := handlerFor(t, &config.Config{Upstreams: []config.Upstream{u},
+		Tenants: []config.Tenant{{Name: "acme", Keys: []string{"k1"}, Limits: lim}}})
+	hit := requestCtx(`{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"user","content":"hit me"}]}`, "k1")
+	srv.Handle(hit)
+	measure(t, "limited JSON hit", hit, srv, 200, "hit")
+	if len(hit.Response.Header.Peek("x-ratelimit-remaining-requests")) == 0 {
+		t.Fatal("no rate-limit headers")
+	}
+	miss := requestCtx(`{"model":"gpt-4o-mini","temperature":0.7,"messages":[{"role":"user","content":"relay me"}]}`, "k1")
+	measure(t, "limited miss relay", miss, srv, 200, "bypass")
+}

@@ -132,8 +132,8 @@ func TestCacheCoalescing(t *testing.T) {
 // neither read nor write; refresh re-fetches and stores.
 func TestCacheControls(t *testing.T) {
 	m := openaiMock(t)
-	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", m)},
-		Admin: config.Admin{Token: "admin-secret"}})
+	base, in := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", m)},
+		Admin: config.Admin{Listen: "127.0.0.1:0", Token: "admin-secret"}})
 	post := func(hdr, val string) (int, string) {
 		req, _ := http.NewRequest("POST", base+"/v1/chat/completions",
 			strings.NewReader(`{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"user","content":"ctl"}]}`))
@@ -174,9 +174,28 @@ func TestCacheControls(t *testing.T) {
 			t.Fatalf("step %d (%s: %s): status %d cache %q calls %d", i, st.hdr, st.val, status, how, m.Calls())
 		}
 	}
-	// Admin purge: wrong token refused; then the entry is gone.
-	for token, want := range map[string]int{"nope": 401, "admin-secret": 200} {
-		req, _ := http.NewRequest("POST", base+"/admin/cache/purge?model=gpt-4o-mini", nil)
+	// Admin purge, on the admin listener only: the public one does not
+	// know the path; a wrong token is refused; then the entry is gone.
+	for _, b := range []string{base, "http://" + in.AdminAddr()} {
+		req, _ := http.NewRequest("POST", b+"/admin/cache/purge?model=gpt-4o-mini", nil)
+		req.Header.Set("Authorization", "Bearer admin-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[bool]int{true: 404, false: 200}[b == base]; resp.StatusCode != want {
+			t.Fatalf("purge on %s: %d, want %d", b, resp.StatusCode, want)
+		}
+	}
+	if status, how := post("", ""); status != 200 || how != "miss" {
+		t.Fatalf("after purge: %d %q", status, how)
+	}
+	if status, how := post("", ""); status != 200 || how != "hit" {
+		t.Fatalf("after refill: %d %q", status, how)
+	}
+	for token, want := range map[string]int{"nope": 401, "": 401, "admin-secret": 200} {
+		req, _ := http.NewRequest("POST", "http://"+in.AdminAddr()+"/admin/cache/purge?model=gpt-4o-mini", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != want {

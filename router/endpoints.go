@@ -42,12 +42,10 @@ func (g *Generation) accessLog(ctx *fasthttp.RequestCtx, start time.Time) {
 func route(path []byte) string {
 	switch p := string(path); {
 	case p == "/v1/chat/completions", p == "/v1/completions", p == "/v1/embeddings", p == "/v1/responses",
-		p == "/v1/models", p == "/healthz", p == "/readyz", p == "/metrics", p == "/admin/cache/purge":
+		p == "/v1/models", p == "/healthz", p == "/readyz", p == "/metrics":
 		return p
 	case hasPrefix(path, "/v1/models/"):
 		return "/v1/models/{id}"
-	case hasPrefix(path, "/admin/"):
-		return "/admin/{unknown}"
 	}
 	return "{unknown}"
 }
@@ -66,9 +64,11 @@ func (g *Generation) dispatch(ctx *fasthttp.RequestCtx, stripe int) {
 	case "/v1/responses":
 		g.api(ctx, provider.Responses, stripe)
 	case "/v1/models":
-		if onlyGet(ctx) && g.identify(ctx) != nil {
-			ctx.SetContentType("application/json")
-			ctx.SetBody(g.models)
+		if onlyGet(ctx) {
+			if t, _ := g.identify(ctx); t != nil {
+				ctx.SetContentType("application/json")
+				ctx.SetBody(g.models)
+			}
 		}
 	case "/healthz":
 		ctx.SetContentType("application/json")
@@ -76,14 +76,14 @@ func (g *Generation) dispatch(ctx *fasthttp.RequestCtx, stripe int) {
 	case "/readyz":
 		g.readyz(ctx)
 	case "/metrics":
-		g.writeMetrics(ctx)
+		g.in.tel.MetricsHandler()(ctx)
 	default:
 		switch {
-		case hasPrefix(path, "/admin/"):
-			g.admin(ctx)
 		case hasPrefix(path, "/v1/models/"):
-			if onlyGet(ctx) && g.identify(ctx) != nil {
-				g.model(ctx, path[len("/v1/models/"):])
+			if onlyGet(ctx) {
+				if t, _ := g.identify(ctx); t != nil {
+					g.model(ctx, path[len("/v1/models/"):])
+				}
 			}
 		default:
 			writeError(ctx, errUnknownURL.With("Unknown request URL: "+string(ctx.Method())+" "+string(path)+".", ""))

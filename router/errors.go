@@ -21,13 +21,15 @@ var (
 	errBadKey    = &openai.APIError{Status: 401, Type: openai.TypeInvalidRequest, Code: "invalid_api_key", Message: "Incorrect API key provided."}
 	errEmptyBody = &openai.APIError{Status: 400, Code: "invalid_json",
 		Message: "We could not parse the JSON body of your request: the body is empty."}
-	errInvalidJSON     = &openai.APIError{Status: 400, Code: "invalid_json", Message: "We could not parse the JSON body of your request."}
-	errDuplicate       = &openai.APIError{Status: 400, Code: "duplicate_member"}
-	errInvalidType     = &openai.APIError{Status: 400, Code: "invalid_type"}
-	errMissing         = &openai.APIError{Status: 400, Code: "missing_required_parameter"}
-	errEmptyArray      = &openai.APIError{Status: 400, Code: "empty_array"}
-	errInvalidValue    = &openai.APIError{Status: 400, Code: "invalid_value"}
-	errModelNotFound   = &openai.APIError{Status: 404, Param: "model", Code: "model_not_found"}
+	errInvalidJSON    = &openai.APIError{Status: 400, Code: "invalid_json", Message: "We could not parse the JSON body of your request."}
+	errDuplicate      = &openai.APIError{Status: 400, Code: "duplicate_member"}
+	errInvalidType    = &openai.APIError{Status: 400, Code: "invalid_type"}
+	errMissing        = &openai.APIError{Status: 400, Code: "missing_required_parameter"}
+	errEmptyArray     = &openai.APIError{Status: 400, Code: "empty_array"}
+	errInvalidValue   = &openai.APIError{Status: 400, Code: "invalid_value"}
+	errModelNotFound  = &openai.APIError{Status: 404, Param: "model", Code: "model_not_found"}
+	errEndpointDenied = &openai.APIError{Status: 403, Type: openai.TypeInvalidRequest, Code: "permission_denied",
+		Message: "This API key may not call this endpoint."}
 	errUnknownURL      = &openai.APIError{Status: 404, Code: "unknown_url"}
 	errCacheMiss       = &openai.APIError{Status: 504, Code: "cache_miss", Message: "The answer is not in the cache (only-if-cached)."}
 	errPluginFailed    = &openai.APIError{Status: 503, Type: openai.TypeAPI, Code: "plugin_failed"}

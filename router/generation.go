@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,8 +13,11 @@ import (
 	"github.com/switchyard-dev/switchyard/plugins"
 	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/config"
+	"github.com/switchyard-dev/switchyard/router/limits"
 	"github.com/switchyard-dev/switchyard/router/openai"
+	"github.com/switchyard-dev/switchyard/router/provider"
 	"github.com/switchyard-dev/switchyard/router/responses"
+	"github.com/switchyard-dev/switchyard/router/telemetry"
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
@@ -29,13 +33,18 @@ const stripes = 16
 // the moment its last request or stream ends, with no timer and no polling.
 // Safe for concurrent use.
 type Generation struct {
-	in       *Instance
-	cfg      *config.Config
-	ups      *upstream.Set
-	chains   Chains // nil without plugins
-	tenants  map[string]*tenant
-	deflt    *tenant // when no tenants are configured
-	models   []byte  // GET /v1/models body
+	in      *Instance
+	cfg     *config.Config
+	ups     *upstream.Set
+	chains  Chains             // nil without plugins
+	tenants map[string]*tenant // by config key
+	byName  map[string]*tenant // by tenant name (managed keys name their tenant)
+	deflt   *tenant            // when no tenants are configured
+	rules   *limits.Rules      // this config's limits over the instance's counters
+	// dearest is, per public model, the highest price among the upstreams
+	// serving it: the budget reservation's price (no overshoot by fallback).
+	dearest  map[string]limits.Price
+	models   []byte // GET /v1/models body
 	modelIx  map[string][]byte
 	cache    *cache.Cache // nil when caching is off everywhere
 	shared   *sharedCache
@@ -58,6 +67,32 @@ type tenant struct {
 	name     string
 	router   plugins.Router   // nil: no routing plugin
 	redactor plugins.Redactor // nil: no redaction plugin
+	lim      *limits.Tenant   // the tenant's limits in this generation
+	// routeTel and redactTel count the chains' calls; the label is the
+	// chain's plugin names joined with "+".
+	routeTel, redactTel   *telemetry.PluginHandles
+	routeName, redactName string
+	// models are the metric handles per public model; unknown has those of
+	// requests refused before a served model was known.
+	models  map[string]*modelHandles
+	unknown [numEndpoints]*telemetry.Handles
+	tel     *telemetry.Telemetry
+}
+
+// numEndpoints sizes per-endpoint tables (provider.Endpoint values 1..4).
+const numEndpoints = int(provider.Responses) + 1
+
+// endpointLabel is the metrics' endpoint label.
+var endpointLabel = [numEndpoints]string{"", "chat", "completions", "embeddings", "responses"}
+
+// modelHandles are one (tenant, model)'s metric handles per endpoint: one
+// for answers without an upstream (cache hits, failures) and one per
+// upstream index (no labels when that upstream does not serve the model
+// there), each resolved on first use.
+type modelHandles struct {
+	model string
+	none  [numEndpoints]lazyHandles
+	ups   [numEndpoints][]lazyHandles
 }
 
 // build makes a generation for cfg. It changes nothing that serves; on error
@@ -94,11 +129,29 @@ func (in *Instance) build(ctx context.Context, cfg *config.Config) (_ *Generatio
 	if g.shared != nil {
 		g.cache = g.shared.c
 	}
+	var rc limits.RulesConfig
+	if len(cfg.Tenants) == 0 {
+		rc.Tenants = []limits.TenantConfig{{Name: "default"}}
+	}
+	for _, tc := range cfg.Tenants {
+		l := tc.Limits
+		rc.Tenants = append(rc.Tenants, limits.TenantConfig{Name: tc.Name,
+			Limits: limits.Limits{RequestsPerMinute: l.RequestsPerMinute, TokensPerMinute: l.TokensPerMinute,
+				DailyBudget: l.DailyBudget, MonthlyBudget: l.MonthlyBudget},
+			PerKey: limits.Limits{RequestsPerMinute: l.PerKey.RequestsPerMinute, TokensPerMinute: l.PerKey.TokensPerMinute,
+				DailyBudget: l.PerKey.DailyBudget, MonthlyBudget: l.PerKey.MonthlyBudget}})
+	}
+	if g.rules, err = in.limiter.Rules(rc); err != nil {
+		return nil, err
+	}
+	g.byName = map[string]*tenant{}
 	mk := func(name string, names []string) *tenant {
-		t := &tenant{name: name}
+		t := &tenant{name: name, lim: g.rules.Tenant(name)}
 		if g.chains != nil {
 			t.router, t.redactor = g.chains.Router(names), g.chains.Redactor(names)
 		}
+		g.resolveTelemetry(t, names)
+		g.byName[name] = t
 		return t
 	}
 	if len(cfg.Tenants) == 0 {
@@ -110,12 +163,117 @@ func (in *Instance) build(ctx context.Context, cfg *config.Config) (_ *Generatio
 			g.tenants[k] = t
 		}
 	}
+	g.dearest = map[string]limits.Price{}
+	for _, u := range cfg.Upstreams {
+		for public := range u.Models {
+			p := g.dearest[public]
+			g.dearest[public] = limits.Price{Input: max(p.Input, u.Price.Input), Output: max(p.Output, u.Price.Output)}
+		}
+	}
 	g.optionalTools = responses.DefaultOptional
 	if cfg.Responses.OptionalTools != nil {
 		g.optionalTools = responses.ParseToolSet([]byte(strings.Join(cfg.Responses.OptionalTools, ",")))
 	}
 	g.models, g.modelIx = modelsBodies(cfg)
 	return g, nil
+}
+
+// resolveTelemetry builds t's metric handles for every (endpoint, model,
+// upstream) it can be served by, and its plugin chains' handles. names are
+// the tenant's plugins (empty = all).
+func (g *Generation) resolveTelemetry(t *tenant, names []string) {
+	tel := g.in.tel
+	var route, redact []string
+	for _, p := range g.cfg.Plugins {
+		if len(names) > 0 && !slices.Contains(names, p.Name) {
+			continue
+		}
+		for _, k := range strings.Split(p.Kind, ",") {
+			switch strings.TrimSpace(k) {
+			case "route":
+				route = append(route, p.Name)
+			case "redact":
+				redact = append(redact, p.Name)
+			}
+		}
+	}
+	if t.router != nil {
+		t.routeName = strings.Join(route, "+")
+		t.routeTel = tel.Plugin(t.routeName, "route")
+	}
+	if t.redactor != nil {
+		t.redactName = strings.Join(redact, "+")
+		t.redactTel = tel.Plugin(t.redactName, "redact")
+	}
+	t.tel = tel
+	for ep := 1; ep < numEndpoints; ep++ {
+		t.unknown[ep] = tel.Handles(telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: "unknown"})
+	}
+	t.models = map[string]*modelHandles{}
+	for i, u := range g.ups.All {
+		for public := range u.Config.Models {
+			mh := t.models[public]
+			if mh == nil {
+				mh = &modelHandles{model: public}
+				for ep := 1; ep < numEndpoints; ep++ {
+					mh.ups[ep] = make([]lazyHandles, len(g.ups.All))
+				}
+				t.models[public] = mh
+			}
+			for ep := 1; ep < numEndpoints; ep++ {
+				if g.serves(i, provider.Endpoint(ep), []byte(public)) {
+					mh.ups[ep][i].labels = &telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: public,
+						Upstream: u.Name, Provider: u.Config.Provider}
+				}
+			}
+		}
+	}
+}
+
+// handles returns the metric handles for a request of t: by endpoint, the
+// public model and the index of the upstream that answered (-1: none).
+// Why resolved on first use rather than at build time? Every (endpoint,
+// model, upstream) a tenant could use is many histogram series, most never
+// used (an embedding model on the chat endpoint); each costs every scrape.
+// The first request of a combination resolves it (a lock and a few
+// allocations, once per process, as telemetry returns the same handles
+// across generations); later ones load a pointer.
+func (t *tenant) handles(ep provider.Endpoint, model []byte, up int) *telemetry.Handles {
+	mh := t.models[string(model)]
+	if mh == nil {
+		return t.unknown[ep]
+	}
+	if up >= 0 && up < len(mh.ups[ep]) {
+		if l := &mh.ups[ep][up]; l.labels != nil {
+			return l.get(t.tel)
+		}
+	}
+	return mh.none[ep].getLabels(t.tel, telemetry.Labels{Endpoint: endpointLabel[ep], Tenant: t.name, Model: mh.model})
+}
+
+// lazyHandles are handles resolved on first use; labels nil means the
+// combination cannot happen (that upstream does not serve that endpoint).
+type lazyHandles struct {
+	h      atomic.Pointer[telemetry.Handles]
+	labels *telemetry.Labels
+}
+
+func (l *lazyHandles) get(tel *telemetry.Telemetry) *telemetry.Handles {
+	if h := l.h.Load(); h != nil {
+		return h
+	}
+	h := tel.Handles(*l.labels)
+	l.h.Store(h)
+	return h
+}
+
+func (l *lazyHandles) getLabels(tel *telemetry.Telemetry, lb telemetry.Labels) *telemetry.Handles {
+	if h := l.h.Load(); h != nil {
+		return h
+	}
+	h := tel.Handles(lb)
+	l.h.Store(h)
+	return h
 }
 
 // enter takes a hold on g for one request or stream; false when g was retired

@@ -2,8 +2,10 @@
 // (docs/RATIONALE.md "Why an Instance and Generations?"):
 //
 //   - The Instance (instance.go) lives as long as the process: the listener
-//     and its fasthttp server, the metrics, the response cache, the plugin
-//     runtime, and the upstreams' connection pools and live statistics.
+//     and its fasthttp server, telemetry (metrics and tracing), the limiter's
+//     counters and the managed keys, the admin listener (ops.go), the
+//     response cache, the plugin runtime, and the upstreams' connection
+//     pools and live statistics.
 //   - A Generation (generation.go) is built from one config and never changes:
 //     tenants, policies, upstream adapters and candidate tables, plugin chains.
 //     It is the handler. A reload builds the next one beside the serving one
@@ -27,8 +29,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/switchyard-dev/switchyard/plugins"
+	"github.com/switchyard-dev/switchyard/router/admin"
 	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/config"
+	"github.com/switchyard-dev/switchyard/router/limits"
+	"github.com/switchyard-dev/switchyard/router/telemetry"
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
@@ -42,6 +47,10 @@ type Wiring struct {
 	Adapter upstream.Builder
 	// Plugins is the plugin runtime; nil refuses configs that list plugins.
 	Plugins PluginHost
+	// ReloadConfig re-reads the config the way SIGHUP does; the admin API's
+	// POST /admin/reload calls it, then Reload. nil: the admin reload
+	// answers 501.
+	ReloadConfig func() (*config.Config, error)
 }
 
 // PluginHost is the process-lifetime plugin runtime.
@@ -80,7 +89,12 @@ type Instance struct {
 	srv      *fasthttp.Server
 	limits   config.Limits // the listener's: from the first config
 	reg      *upstream.Registry
-	metrics  metrics
+	tel      *telemetry.Telemetry // metrics and tracing; process lifetime
+	count    counters
+	limiter  *limits.Limiter // rate-limit and budget counters; survive reloads
+	keys     *limits.Keys    // managed keys; nil without keys.file
+	admin    *admin.Server   // nil without admin.listen
+	opsCfg   opsSettings
 	idPrefix []byte // "sy-<random hex>-": request IDs are this plus fasthttp's request ID
 
 	mu     sync.Mutex // serialises Reload and Close; guards caches
@@ -113,11 +127,21 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 	crand.Read(rnd[:])
 	in.idPrefix = fmt.Appendf(nil, "sy-%x-", rnd)
 	in.srv = newHTTPServer(cfg.Limits, in.Handle, in.log)
+	if err := in.startOps(cfg); err != nil {
+		in.closeOps(context.Background())
+		return nil, err
+	}
 	g, err := in.build(context.Background(), cfg)
 	if err != nil {
+		in.closeOps(context.Background())
 		return nil, err
 	}
 	in.cur.Store(g)
+	if err := in.startAdmin(cfg); err != nil {
+		g.retire()
+		in.closeOps(context.Background())
+		return nil, err
+	}
 	return in, nil
 }
 
@@ -192,6 +216,7 @@ func (in *Instance) Reload(ctx context.Context, cfg *config.Config) error {
 		cfg.Limits.IdleTimeout != in.limits.IdleTimeout {
 		in.log.Warn("reload: listener limits (body, header, read/write/idle timeouts) take effect at the next restart")
 	}
+	in.warnOps(cfg)
 	g, err := in.build(ctx, cfg)
 	if err != nil {
 		return err
@@ -223,6 +248,9 @@ func (in *Instance) Close(ctx context.Context) error {
 	}
 	if in.wiring.Plugins != nil {
 		in.wiring.Plugins.Close()
+	}
+	if cerr := in.closeOps(ctx); err == nil {
+		err = cerr
 	}
 	return err
 }

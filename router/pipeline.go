@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/switchyard-dev/switchyard/plugins"
 	"github.com/switchyard-dev/switchyard/router/cache"
+	"github.com/switchyard-dev/switchyard/router/limits"
 	"github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
 	"github.com/switchyard-dev/switchyard/router/responses"
+	"github.com/switchyard-dev/switchyard/router/telemetry"
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
@@ -78,6 +81,23 @@ type exchange struct {
 	convBuf    []byte
 	sse        *streamRelay
 	hit        hitResponder
+
+	// Accounting (ops.go, telemetry and limits): the managed key, the
+	// limiter's reservation and decision, and what record reports.
+	key       *limits.Key // nil: a config key, or no auth
+	res       *limits.Reservation
+	dec       limits.Decision
+	ui        int // index of x.u in g.ups.All; -1 before an answer
+	failedUp  int // index of the upstream of the last failed attempt; -1 none
+	failedRes telemetry.Result
+	attempts  int
+	usage     telemetry.Usage
+	ttft      time.Duration
+	outcome   telemetry.Cache
+	streaming bool // a stream relay took over: its Close records
+	tctx      context.Context
+	actx      context.Context // the current attempt's span context
+	span      telemetry.Span
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{} }}
@@ -90,6 +110,9 @@ func (g *Generation) acquireExchange(ctx *fasthttp.RequestCtx, ep provider.Endpo
 	x.start = ctx.Time()
 	x.deadline = x.start.Add(g.cfg.Limits.RequestTimeout)
 	x.refs.Store(1)
+	x.ui, x.failedUp = -1, -1
+	x.scan.Model = nil // a body refused before scanning must not report the last request's model
+	x.tctx, x.actx = context.Background(), context.Background()
 	return x
 }
 
@@ -113,6 +136,8 @@ func (x *exchange) release() {
 	x.restored = x.restored[:0]
 	x.json, x.hit = jsonResponder{}, hitResponder{}
 	x.translated, x.chatReady, x.chat, x.resp2 = false, false, x.chat[:0], x.resp2[:0]
+	x.key, x.res, x.dec, x.attempts, x.usage, x.ttft, x.outcome, x.streaming = nil, nil, limits.Decision{}, 0, telemetry.Usage{}, 0, 0, false
+	x.tctx, x.actx, x.span = nil, nil, telemetry.Span{}
 	exchangePool.Put(x)
 }
 
@@ -130,13 +155,18 @@ func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe 
 	if !accept(ctx) {
 		return
 	}
-	t := g.identify(ctx)
+	t, key := g.identify(ctx)
 	if t == nil {
 		return
 	}
+	if key != nil && !key.AllowsEndpoint(ctx.Path()) {
+		writeError(ctx, errEndpointDenied)
+		return
+	}
 	x := g.acquireExchange(ctx, ep, t, stripe)
-	defer x.release()
-	if !x.parse(ctx.PostBody()) || !x.redact() {
+	x.key = key
+	defer x.finish()
+	if !x.parse(ctx.PostBody()) || !x.admit() || !x.redact() {
 		return
 	}
 	r := x.cache()
@@ -178,22 +208,32 @@ func isJSON(ct []byte) bool {
 	return len(ct) == len(j) || ct[len(j)] == ';' || ct[len(j)] == ' '
 }
 
-// identify maps the client key to a tenant, or answers 401 and returns nil.
-// It runs before the body is parsed: an unauthenticated request costs a
-// header lookup.
-func (g *Generation) identify(ctx *fasthttp.RequestCtx) *tenant {
+// identify maps the client key to a tenant — the config's keys first, then
+// the managed keys (the key is returned too: it has its own limits and
+// permissions) — or answers 401 and returns nil. Unknown, revoked and
+// expired keys get the same answer. It runs before the body is parsed: an
+// unauthenticated request costs a header lookup.
+func (g *Generation) identify(ctx *fasthttp.RequestCtx) (*tenant, *limits.Key) {
 	if g.deflt != nil {
-		return g.deflt
+		return g.deflt, nil
 	}
 	auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
 	const bearer = "Bearer "
 	if len(auth) > len(bearer) && string(auth[:len(bearer)]) == bearer {
-		if t := g.tenants[string(auth[len(bearer):])]; t != nil {
-			return t
+		secret := auth[len(bearer):]
+		if t := g.tenants[string(secret)]; t != nil {
+			return t, nil
+		}
+		if ks := g.in.keys; ks != nil {
+			if k, err := ks.Lookup(secret); err == nil {
+				if t := g.byName[k.Tenant()]; t != nil {
+					return t, k
+				}
+			}
 		}
 	}
 	writeError(ctx, errBadKey)
-	return nil
+	return nil, nil
 }
 
 // parse scans the body and checks what the endpoint requires, answering 400
@@ -204,10 +244,55 @@ func (x *exchange) parse(body []byte) bool {
 		writeError(x.ctx, e)
 		return false
 	}
-	if len(x.g.ups.Serving(x.scan.Model)) == 0 {
+	if len(x.g.ups.Serving(x.scan.Model)) == 0 || (x.key != nil && !x.key.AllowsModel(x.scan.Model)) {
 		writeError(x.ctx, errModelNotFound.With("The model '"+string(x.scan.Model)+"' does not exist or you do not have access to it.", ""))
 		return false
 	}
+	if tel := x.g.in.tel; tel.Tracing() {
+		x.tctx, x.span = tel.StartRequest(context.Background(), &x.ctx.Request.Header, endpointLabel[x.ep], x.t.name, string(x.scan.Model))
+		x.actx = x.tctx
+	}
+	return true
+}
+
+// Output estimates for admission when the request sets no max_tokens: the
+// default, and the bound on a client's own max_tokens (so one request cannot
+// reserve a whole minute's tokens by asking for a million).
+const (
+	defaultOutputEstimate = 1024
+	maxOutputEstimate     = 32768
+)
+
+// admit reserves the request's estimate against its tenant's and key's rate
+// limits and budgets, or answers the refusal (429 with OpenAI's body and the
+// x-ratelimit headers). Allowed answers carry the headers too. The estimate
+// is prompt tokens ≈ body bytes / 4 and the answer's max_tokens (bounded),
+// priced at the dearest upstream that serves the model.
+func (x *exchange) admit() bool {
+	lim := x.t.lim
+	if lim == nil {
+		return true
+	}
+	var out int64
+	switch {
+	case x.scan.HasMaxTokens:
+		out = int64(min(max(x.scan.MaxTokens, 0), maxOutputEstimate))
+	case x.ep != provider.Embeddings:
+		out = defaultOutputEstimate
+	}
+	res, d := lim.Reserve(x.key, limits.Estimate{InputTokens: int64(len(x.body) / 4), OutputTokens: out,
+		Price: x.g.dearest[string(x.scan.Model)]})
+	x.dec = d
+	h := &x.ctx.Response.Header
+	x.dec.WriteHeaders(h)
+	if !x.dec.Allowed() {
+		x.ctx.SetStatusCode(x.dec.Status())
+		x.ctx.SetContentType("application/json")
+		x.wbuf = x.dec.AppendErrorBody(x.wbuf[:0])
+		x.ctx.SetBody(x.wbuf)
+		return false
+	}
+	x.res = res
 	return true
 }
 
@@ -265,7 +350,11 @@ func (x *exchange) redact() bool {
 	if x.t.redactor == nil {
 		return true
 	}
+	sp := x.g.in.tel.StartPlugin(x.tctx, x.t.redactName, "redact")
+	t0 := time.Now()
 	out, err := x.t.redactor.Redact(x.ctx, x.body, x.redacted[:0], &x.vault)
+	x.t.redactTel.Call(time.Since(t0), err != nil)
+	sp.End(0, pluginErrType(err))
 	if err != nil {
 		pluginError(x.ctx, err)
 		return false
@@ -298,11 +387,13 @@ func (x *exchange) cache() responder {
 	control, maxAge, hasMaxAge := cache.ParseControl(ctx.Request.Header.Peek("Cache-Control"), ctx.Request.Header.Peek(hdrCache))
 	if control == cache.NoStore || control == cache.Bypass || !g.policies.For(x.t.name, r.Model).Cacheable(&params) {
 		ctx.Response.Header.Set(hdrCache, "bypass")
+		x.outcome = telemetry.CacheBypass
 		return nil
 	}
 	k, err := g.cache.Key(&x.keyer, x.t.name, x.ep.Suffix(), r.Model, x.body)
 	if err != nil {
 		ctx.Response.Header.Set(hdrCache, "bypass")
+		x.outcome = telemetry.CacheBypass
 		return nil
 	}
 	f := &x.fill
@@ -310,9 +401,11 @@ func (x *exchange) cache() responder {
 	if control.Lookup() {
 		if e, ok := g.cache.Get(x.t.name, k); ok {
 			x.hit = hitResponder{entry: e, how: outcomeHit}
+			x.outcome = telemetry.CacheHit
 			return &x.hit
 		}
 		if control == cache.OnlyIfCached {
+			x.outcome = telemetry.CacheMiss
 			ctx.Response.Header.Set(hdrCache, "miss")
 			writeError(ctx, errCacheMiss)
 			return written{}
@@ -322,6 +415,7 @@ func (x *exchange) cache() responder {
 			f.flight = flight
 		} else if e, ok := x.wait(flight); ok {
 			x.hit = hitResponder{entry: e, how: outcomeCoalesced}
+			x.outcome = telemetry.CacheCoalesced
 			return &x.hit
 		}
 		// The leader failed: make our own call (and store it if it works).
@@ -333,8 +427,10 @@ func (x *exchange) cache() responder {
 	}
 	if control == cache.Refresh {
 		ctx.Response.Header.Set(hdrCache, "refresh")
+		x.outcome = telemetry.CacheBypass
 	} else {
 		ctx.Response.Header.Set(hdrCache, "miss")
+		x.outcome = telemetry.CacheMiss
 	}
 	return nil
 }
@@ -360,7 +456,11 @@ func (x *exchange) route() bool {
 		*v = plugins.Request{Model: r.Model, Tenant: x.t.name, Path: x.ep.Suffix(), PoP: g.cfg.PoP.Name,
 			Region: g.cfg.PoP.Region, Stream: r.Stream, Deterministic: deterministic(r),
 			PromptTokens: int32(len(x.body) / 4)}
+		sp := g.in.tel.StartPlugin(x.tctx, x.t.routeName, "route")
+		t0 := time.Now()
 		chosen, err := x.t.router.Route(x.ctx, v, x.table, cands)
+		x.t.routeTel.Call(time.Since(t0), err != nil)
+		sp.End(0, pluginErrType(err))
 		if err != nil {
 			var pe *plugins.Error
 			if errors.As(err, &pe) { // fail-closed: the request is refused
@@ -434,7 +534,7 @@ func deterministic(r *openai.Request) bool {
 // attempt here: a stream's first event is read before anything is sent.
 func (x *exchange) forward() responder {
 	if err := x.g.ups.Forward(x.ctx, x, x.cands, x.g.policy, x.deadline); err != nil {
-		x.g.in.metrics.failed.Add(1)
+		x.g.in.count.failed.Inc()
 		writeUpstreamError(x.ctx, err)
 		return nil
 	}
@@ -444,10 +544,65 @@ func (x *exchange) forward() responder {
 	return &x.json
 }
 
-// Try makes one attempt on u (upstream.Attempt). On success the answer is in
-// hand: x.json holds a decoded JSON answer, or x.sse a stream whose first
-// event has been read.
+// Try makes one attempt on u (upstream.Attempt) and accounts for it: the
+// attempt's metrics and span (its traceparent goes upstream), and the
+// fallback from the previous attempt's upstream when there was one.
 func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
+	g := x.g
+	ui := g.upIndex(u)
+	if x.failedUp >= 0 {
+		x.t.handles(x.ep, x.scan.Model, x.failedUp).Fallback(x.failedRes)
+	}
+	x.attempts++
+	var sp telemetry.Span
+	if tel := g.in.tel; tel.Tracing() {
+		x.actx, sp = tel.StartAttempt(x.tctx, endpointLabel[x.ep], u.Name, u.Config.Provider, u.Config.Models[string(x.scan.Model)], x.attempts)
+	}
+	t0 := time.Now()
+	err := x.try(u)
+	res, status := telemetry.ResultOK, fasthttp.StatusOK
+	if err != nil {
+		res, status = attemptResult(err), err.Status
+		x.failedUp, x.failedRes = ui, res
+	} else {
+		x.ui = ui
+	}
+	x.t.handles(x.ep, x.scan.Model, ui).Attempt(res, time.Since(t0))
+	sp.EndAttempt(status, res)
+	return err
+}
+
+// attemptResult classifies a failed attempt for the metrics.
+func attemptResult(e *provider.Error) telemetry.Result {
+	switch e.Code {
+	case "upstream_timeout":
+		return telemetry.ResultTimeout
+	case "upstream_unavailable":
+		return telemetry.ResultConnection
+	}
+	return telemetry.ResultForStatus(e.Status)
+}
+
+// upIndex is u's index in g.ups.All (a handful of upstreams: a scan beats a map).
+func (g *Generation) upIndex(u *upstream.Upstream) int {
+	for i, v := range g.ups.All {
+		if v == u {
+			return i
+		}
+	}
+	return -1
+}
+
+func pluginErrType(err error) string {
+	if err != nil {
+		return "plugin_failed"
+	}
+	return ""
+}
+
+// try makes one attempt on u. On success the answer is in hand: x.json holds
+// a decoded JSON answer, or x.sse a stream whose first event has been read.
+func (x *exchange) try(u *upstream.Upstream) *provider.Error {
 	r := &x.scan
 	call := &x.call
 	model := u.Config.Models[string(r.Model)]
@@ -464,6 +619,7 @@ func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
 	}
 	x.dropAnswer()
 	x.req, x.resp = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	x.g.in.tel.Inject(x.actx, &x.req.Header)
 	t0, err := u.Send(x.req, x.resp, call, x.deadline)
 	if err != nil {
 		if err.Code == "upstream_config" {
@@ -496,6 +652,7 @@ func (x *exchange) Try(u *upstream.Upstream) *provider.Error {
 				Message: "Upstream " + u.Name + " sent an answer that could not be translated."}
 		}
 		u.End(took, false)
+		scanUsage(out, &x.usage)
 		if !x.translated && len(out) > 0 && (len(b) == 0 || &out[0] != &b[0]) {
 			x.out = out // a translation: keep its buffer for the next request
 		}
@@ -620,5 +777,124 @@ func trimSpace(b []byte) []byte {
 // filling the cache and recording the outcome.
 func (x *exchange) respond(r responder) { r.respond(x) }
 
-// record counts an answer that reached the client completely.
-func (x *exchange) record() { x.g.in.metrics.served.Add(1) }
+// complete counts an answer that reached the client completely.
+func (x *exchange) complete() { x.g.in.count.served.Inc() }
+
+// finish ends the handler's part: the request is recorded now, unless a
+// stream relay took over (its Close records), and the exchange released.
+func (x *exchange) finish() {
+	if !x.streaming {
+		x.record(x.ctx.Response.StatusCode())
+	}
+	x.release()
+}
+
+// record reports the finished request (DESIGN §1's last stage): its metrics,
+// its span, and the limiter's settlement — the real usage at the serving
+// upstream's price, or a Cancel for answers that used no upstream (a cache
+// hit, a refusal, a failure).
+func (x *exchange) record(status int) {
+	u := &x.usage
+	var price limits.Price
+	if x.u != nil && x.ui >= 0 {
+		p := x.u.Config.Price
+		price = limits.Price{Input: p.Input, Output: p.Output}
+		u.CostUSD = (float64(u.Input)*p.Input + float64(u.Output)*p.Output) / 1e6
+	}
+	ui := x.ui
+	if x.outcome == telemetry.CacheHit || x.outcome == telemetry.CacheCoalesced {
+		ui = -1
+	}
+	o := telemetry.Outcome{Status: status, Cache: x.outcome, Duration: time.Since(x.start), TTFT: x.ttft, Usage: *u}
+	x.t.handles(x.ep, x.scan.Model, ui).Record(&o)
+	if x.span.Recording() {
+		if ui >= 0 {
+			x.span.SetUpstream(x.u.Name, x.u.Config.Provider)
+		}
+		x.span.SetCache(x.outcome)
+		x.span.SetUsage(*u)
+		x.span.SetTTFT(x.ttft)
+	}
+	x.span.End(status, "")
+	x.span = telemetry.Span{}
+	if x.res != nil {
+		if ui >= 0 && u.Input+u.Output > 0 {
+			x.res.Settle(limits.Usage{InputTokens: u.Input, OutputTokens: u.Output, Price: price})
+		} else {
+			x.res.Cancel()
+		}
+		x.res = nil
+	}
+}
+
+// Usage keys, as the clouds' chat (prompt/completion) and Responses
+// (input/output) answers name them.
+var (
+	keyPromptTokens     = []byte(`"prompt_tokens"`)
+	keyInputTokens      = []byte(`"input_tokens"`)
+	keyCompletionTokens = []byte(`"completion_tokens"`)
+	keyOutputTokens     = []byte(`"output_tokens"`)
+	keyCachedTokens     = []byte(`"cached_tokens"`)
+	keyReasoningTokens  = []byte(`"reasoning_tokens"`)
+)
+
+// scanUsage reads the last "usage" object of data (a JSON answer, a usage
+// chunk, a response.completed event) into u and reports whether it found
+// token counts. Why not the JSON lexer? Only four integers are wanted, from
+// an object the answer ends with; a search over those bytes allocates
+// nothing and never walks the content.
+func scanUsage(data []byte, u *telemetry.Usage) bool {
+	i := bytes.LastIndex(data, usageObject)
+	if i < 0 {
+		return false
+	}
+	obj := data[i+len(usageObject)-1:]
+	depth := 0
+	for j, c := range obj {
+		if c == '{' {
+			depth++
+		} else if c == '}' {
+			if depth--; depth == 0 {
+				obj = obj[:j+1]
+				break
+			}
+		}
+	}
+	in := intAfter(obj, keyPromptTokens, keyInputTokens)
+	out := intAfter(obj, keyCompletionTokens, keyOutputTokens)
+	if in < 0 && out < 0 {
+		return false
+	}
+	u.Input, u.Output = max(in, 0), max(out, 0)
+	u.Cached, u.Reasoning = max(intAfter(obj, keyCachedTokens, nil), 0), max(intAfter(obj, keyReasoningTokens, nil), 0)
+	return true
+}
+
+// intAfter returns the integer value of key (or, when absent, of alt) in
+// obj, or -1.
+func intAfter(obj, key, alt []byte) int64 {
+	i := bytes.Index(obj, key)
+	if i < 0 {
+		if alt == nil {
+			return -1
+		}
+		if i = bytes.Index(obj, alt); i < 0 {
+			return -1
+		}
+		key = alt
+	}
+	j := i + len(key)
+	for j < len(obj) && (obj[j] == ' ' || obj[j] == ':' || obj[j] == '\n' || obj[j] == '\t' || obj[j] == '\r') {
+		j++
+	}
+	var n int64
+	start := j
+	for j < len(obj) && obj[j] >= '0' && obj[j] <= '9' && j-start < 18 {
+		n = n*10 + int64(obj[j]-'0')
+		j++
+	}
+	if j == start {
+		return -1
+	}
+	return n
+}

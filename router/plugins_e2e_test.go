@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -109,7 +110,8 @@ func TestRedactionEndToEnd(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(metrics), `switchyard_plugin_healthy{plugin="pii"} 1`) {
+	if !regexp.MustCompile(`(?m)^switchyard_plugin_healthy\{[^}]*plugin="pii"[^}]*\} 1$`).Match(metrics) ||
+		!regexp.MustCompile(`(?m)^switchyard_plugin_calls_total\{hook="redact",plugin="pii"\} [1-9]`).Match(metrics) {
 		t.Fatalf("plugin metrics missing:\n%s", metrics)
 	}
 }

@@ -75,7 +75,7 @@ func (h *hitResponder) respond(x *exchange) {
 	} else {
 		ctx.Response.SetBodyRaw(body)
 	}
-	x.record()
+	x.complete()
 }
 
 // jsonResponder writes an upstream's complete JSON answer: stored first (with
@@ -96,7 +96,7 @@ func (j *jsonResponder) respond(x *exchange) {
 	setServedBy(x.ctx, x.u)
 	x.ctx.SetContentType("application/json")
 	x.ctx.SetBody(out)
-	x.record()
+	x.complete()
 }
 
 // setServedBy names who served the answer. Canonical names and the
@@ -153,6 +153,7 @@ func (r *streamRelay) respond(x *exchange) {
 	if x.translated {
 		x.st.Reset(&x.tr)
 	}
+	x.streaming = true // Close records the request
 	x.refs.Add(1)      // the relay's hold on the exchange; Close drops it
 	x.g.hold(x.stripe) // and on the generation
 	ctx.Response.SetBodyStream(r, -1)
@@ -188,7 +189,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		out, cerr := x.st.Chunk(dst, data)
 		if cerr != nil {
 			r.finished, r.failed = true, true
-			x.g.in.metrics.streamErrors.Add(1)
+			x.g.in.count.streamErrors.Inc()
 			x.fillStream(false)
 			out = x.st.Fail(out, "server_error", "The upstream sent an event that could not be translated.")
 		}
@@ -205,7 +206,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 	}
 	x.fillStream(err == io.EOF)
 	if err == io.EOF {
-		x.record()
+		x.complete()
 		switch {
 		case x.translated:
 			return r.restoreEchoes(dst, mark), nil
@@ -215,7 +216,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		return append(dst, openai.DoneEvent...), nil
 	}
 	r.failed = true
-	x.g.in.metrics.streamErrors.Add(1)
+	x.g.in.count.streamErrors.Inc()
 	pe := streamError(err)
 	switch {
 	case x.translated:
@@ -280,6 +281,9 @@ func (r *streamRelay) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 		x.wbuf = buf
+		if len(buf) > 0 && x.ttft == 0 {
+			x.ttft = time.Since(x.start)
+		}
 		if len(buf) > 0 {
 			n, werr := w.Write(buf)
 			total += int64(n)
@@ -333,6 +337,7 @@ func (r *streamRelay) Close() error {
 	x.resp.CloseBodyStream()
 	g, stripe := x.g, x.stripe
 	x.sse = nil
+	x.record(x.ctx.Response.StatusCode())
 	x.release()
 	g.leave(stripe)
 	*r = streamRelay{pending: r.pending[:0]}
@@ -349,6 +354,11 @@ func (x *exchange) nextEvent(events provider.EventReader, stripUsage bool) error
 			return err
 		}
 		x.feedStream(x.ev.Data)
+		if bytes.Contains(x.ev.Data, usageObject) && scanUsage(x.ev.Data, &x.usage) {
+			// Usage known while the stream runs: an excess over the
+			// estimate counts against the next request now.
+			x.res.Observe(x.usage.Input, x.usage.Output)
+		}
 		if stripUsage && isUsageChunk(x.ev.Data) {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -40,7 +41,32 @@ func demoCmd(args []string, withRouter bool) error {
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	// Reloads (SIGHUP, the dashboard's POST /admin/reload) re-read the file
+	// and point its credentials at the mocks again; every copy is removed
+	// at exit (a generation still serving may read its own).
+	var mu sync.Mutex
+	cleanups := []func(){cleanup}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range cleanups {
+			c()
+		}
+	}()
+	reload := func() (*config.Config, error) {
+		next, err := config.Load(*path, flags)
+		if err != nil {
+			return nil, err
+		}
+		c, err := demo.PointCredentialsAtMocks(next)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		cleanups = append(cleanups, c)
+		mu.Unlock()
+		return next, nil
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ready := make(chan []*mockcloud.Server, 1)
@@ -58,13 +84,13 @@ func demoCmd(args []string, withRouter bool) error {
 		<-ctx.Done()
 		return nil
 	}
-	return run(ctx, cfg, nil, func(addr string) { printDemoHelp(addr, cfg) })
+	return run(ctx, cfg, reload, func(addr, admin string) { printDemoHelp(addr, admin, cfg) })
 }
 
 func demoMain(args []string) error { return demoCmd(args, true) }
 func mock(args []string) error     { return demoCmd(args, false) }
 
-func printDemoHelp(addr string, cfg *config.Config) {
+func printDemoHelp(addr, admin string, cfg *config.Config) {
 	fmt.Printf(`
 Switchyard demo is running on http://%s — mock clouds on loopback, example plugins loaded.
 Models: %v
@@ -77,4 +103,11 @@ Models: %v
 
 Add -i to see x-switchyard-upstream / x-switchyard-provider / x-switchyard-cache. Ctrl-C stops.
 `, addr, cfg.Models())
+	if admin != "" {
+		// The token rides in the URL fragment, which the browser never sends.
+		fmt.Printf(`
+Dashboard (live traffic, upstream health, cache, plugins): http://%s/dashboard/#token=%s
+Admin API: curl -s http://%[1]s/admin/upstreams -H 'Authorization: Bearer %[2]s'
+`, admin, cfg.Admin.Token)
+	}
 }

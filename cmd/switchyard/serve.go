@@ -67,9 +67,10 @@ func newLogger(level string) *slog.Logger {
 }
 
 // run serves cfg until ctx is done. reload, when set, re-reads the config on
-// SIGHUP and hands it to the router, which swaps it in or refuses it. onListen,
-// when set, is called with the bound address.
-func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), onListen func(addr string)) error {
+// SIGHUP (and on the admin API's POST /admin/reload) and hands it to the
+// router, which swaps it in or refuses it. onListen, when set, is called with
+// the bound address and the admin listener's ("" without one).
+func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config, error), onListen func(addr, admin string)) error {
 	log := newLogger(cfg.Log.Level)
 	var cur atomic.Pointer[router.Instance]
 	rebuild := func() { // a plugin file changed: build a generation with it
@@ -79,7 +80,7 @@ func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config,
 			}
 		}
 	}
-	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginCacheDir: pluginCacheDir(), OnPluginChange: rebuild}))
+	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginCacheDir: pluginCacheDir(), OnPluginChange: rebuild, Reload: reload}))
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func run(ctx context.Context, cfg *config.Config, reload func() (*config.Config,
 	}
 	log.Info("switchyard listening", "addr", ln.Addr().String(), "upstreams", len(cfg.Upstreams), "plugins", len(cfg.Plugins))
 	if onListen != nil {
-		onListen(ln.Addr().String())
+		onListen(ln.Addr().String(), in.AdminAddr())
 	}
 	for {
 		select {

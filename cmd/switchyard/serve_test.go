@@ -46,7 +46,7 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, first, reload, func(a string) { addr <- a }) }()
+	go func() { done <- run(ctx, first, reload, func(a, _ string) { addr <- a }) }()
 	base := "http://" + <-addr
 	servedBy := func() string {
 		resp, err := http.Post(base+"/v1/chat/completions", "application/json",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchyard-dev/switchyard/router"
+	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/provider"
 	"github.com/switchyard-dev/switchyard/router/provider/azure"
 	"github.com/switchyard-dev/switchyard/router/provider/bedrock"
@@ -58,11 +59,14 @@ type Options struct {
 	PluginPoll time.Duration
 	// OnPluginChange is called (on its own goroutine) after a changed plugin
 	// file was loaded: the command rebuilds the router's generation with it
-	// (router.Instance.Rebuild), the one reload path.
+	// (router.Instance.Reload), the one reload path.
 	OnPluginChange func()
+	// Reload re-reads the config (as SIGHUP does) for the admin API's
+	// POST /admin/reload; nil answers it with 501.
+	Reload func() (*config.Config, error)
 }
 
 // Router returns the wiring for router.New.
 func Router(o Options) router.Wiring {
-	return router.Wiring{Logger: o.Logger, Adapter: Adapter, Plugins: newPluginHost(o)}
+	return router.Wiring{Logger: o.Logger, Adapter: Adapter, Plugins: newPluginHost(o), ReloadConfig: o.Reload}
 }

@@ -30,8 +30,12 @@ type Config struct {
 	Responses Responses `koanf:"responses"`
 	// Cache configures the response cache for deterministic completions.
 	Cache Cache `koanf:"cache"`
-	// Admin protects the admin endpoints (cache purge, …).
+	// Admin configures the admin API and dashboard on their own listener.
 	Admin Admin `koanf:"admin"`
+	// Telemetry configures metrics and tracing (docs/operations.md).
+	Telemetry Telemetry `koanf:"telemetry"`
+	// Keys configures managed virtual keys (docs/limits.md).
+	Keys Keys `koanf:"keys"`
 	// Log configures logging. Prompts, completions and keys are never logged.
 	Log Log `koanf:"log"`
 	// Pprof, when set, serves net/http/pprof on this address (off by default).
@@ -69,6 +73,27 @@ type Tenant struct {
 	Plugins []string `koanf:"plugins"`
 	// CachePolicy overrides cache.policy for this tenant ("" = inherit).
 	CachePolicy string `koanf:"cache_policy"`
+	// Limits are the tenant's rate limits and budgets (docs/limits.md).
+	Limits TenantLimits `koanf:"limits"`
+}
+
+// TenantLimits bound a tenant as a whole, and (PerKey) each of its managed
+// keys by default. A zero field is "no limit".
+type TenantLimits struct {
+	RequestsPerMinute int64   `koanf:"requests_per_minute"`
+	TokensPerMinute   int64   `koanf:"tokens_per_minute"` // input + output, estimated then settled
+	DailyBudget       float64 `koanf:"daily_budget"`      // per UTC day, in the price tables' currency
+	MonthlyBudget     float64 `koanf:"monthly_budget"`    // per UTC month
+	// PerKey are each managed key's default limits (a key's own override them).
+	PerKey KeyLimits `koanf:"per_key"`
+}
+
+// KeyLimits are one key's limits; a zero field is "no limit".
+type KeyLimits struct {
+	RequestsPerMinute int64   `koanf:"requests_per_minute"`
+	TokensPerMinute   int64   `koanf:"tokens_per_minute"`
+	DailyBudget       float64 `koanf:"daily_budget"`
+	MonthlyBudget     float64 `koanf:"monthly_budget"`
 }
 
 // Upstream, Auth and Price are the adapters' own configuration (package
@@ -136,10 +161,53 @@ type Cache struct {
 	Models map[string]string `koanf:"models"`
 }
 
-// Admin configures the admin endpoints under /admin/.
+// Admin configures the admin API and dashboard (router/admin). They are
+// served on their own listener, never on the client-facing one.
 type Admin struct {
-	// Token is required as "Authorization: Bearer TOKEN"; empty disables the admin endpoints.
+	// Listen is the admin listener's address; empty = no admin API. It must
+	// differ from listen, and needs a token.
+	Listen string `koanf:"listen"`
+	// Token is required as "Authorization: Bearer TOKEN" on every /admin/
+	// call. A secret: write it as an ${ENV} reference.
 	Token string `koanf:"token"`
+}
+
+// Telemetry configures metrics (always on, served at /metrics) and tracing
+// (off unless tracing.endpoint is set).
+type Telemetry struct {
+	// ServiceName is the OpenTelemetry service.name. Default "switchyard".
+	ServiceName string `koanf:"service_name"`
+	// DisableProcessMetrics leaves out the go_* and process_* families.
+	DisableProcessMetrics bool `koanf:"disable_process_metrics"`
+	// Tracing exports spans over OTLP/HTTP.
+	Tracing Tracing `koanf:"tracing"`
+}
+
+// Tracing configures span export over OTLP/HTTP (protobuf).
+type Tracing struct {
+	// Endpoint is the collector's OTLP/HTTP traces URL, e.g.
+	// http://127.0.0.1:4318/v1/traces. Empty = tracing off.
+	Endpoint string `koanf:"endpoint"`
+	// Headers are sent with every export (e.g. a collector token); their
+	// values are secrets, masked in the admin config dump.
+	Headers map[string]string `koanf:"headers"`
+	// SampleRatio is the fraction of new traces recorded, (0,1]; 0 = 1.
+	SampleRatio float64 `koanf:"sample_ratio"`
+	// BatchTimeout is the longest a span waits before export. Default 5s.
+	BatchTimeout time.Duration `koanf:"batch_timeout"`
+	// ExportTimeout bounds one export. Default 10s.
+	ExportTimeout time.Duration `koanf:"export_timeout"`
+}
+
+// Keys configures managed virtual keys, created through the admin API and
+// persisted hashed in a file (docs/limits.md).
+type Keys struct {
+	// File is the key file (relative paths are relative to the config
+	// file). Empty = no managed keys.
+	File string `koanf:"file"`
+	// ReloadInterval is how often the file is checked for another writer's
+	// change. Default 2s; negative turns the check off.
+	ReloadInterval time.Duration `koanf:"reload_interval"`
 }
 
 // Log configures logging.

@@ -150,6 +150,7 @@ func load(src koanf.Provider, baseDir string, lookup func(string) (string, bool)
 	for i := range c.Upstreams {
 		resolve(&c.Upstreams[i].Auth.CredentialsFile)
 	}
+	resolve(&c.Keys.File)
 	c.ApplyDefaults()
 	c.validate(&ps)
 	if err := ps.err(); err != nil {

@@ -133,6 +133,7 @@ func (c *Config) validate(ps *problems) {
 	plugins := c.validatePlugins(ps)
 	c.validateTenants(ps, plugins)
 	c.validateCache(ps)
+	c.validateOperations(ps)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -413,4 +414,62 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// validateOperations checks the admin listener, telemetry, managed keys and
+// the tenants' limits.
+func (c *Config) validateOperations(ps *problems) {
+	if a := c.Admin; a.Listen != "" {
+		checkHostPort(ps, "admin.listen", a.Listen)
+		if a.Token == "" {
+			ps.add("admin.token", "required when admin.listen is set")
+		}
+		if a.Listen == c.Listen && !strings.HasSuffix(a.Listen, ":0") { // port 0: each listener gets its own
+			ps.add("admin.listen", "must differ from listen: the admin API never shares the client-facing listener")
+		}
+	}
+	tr := c.Telemetry.Tracing
+	if tr.Endpoint != "" {
+		checkURL(ps, "telemetry.tracing.endpoint", tr.Endpoint)
+	}
+	if tr.SampleRatio < 0 || tr.SampleRatio > 1 || tr.SampleRatio != tr.SampleRatio {
+		ps.add("telemetry.tracing.sample_ratio", "expected a fraction from 0 to 1; got %v", tr.SampleRatio)
+	}
+	nonNegative(ps, "telemetry.tracing.batch_timeout", int64(tr.BatchTimeout))
+	nonNegative(ps, "telemetry.tracing.export_timeout", int64(tr.ExportTimeout))
+	for _, k := range sortedKeys(tr.Headers) {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			ps.add(joinKey("telemetry.tracing.headers", k), "not a valid header name")
+		}
+	}
+	for i, t := range c.Tenants {
+		p := index("tenants", i) + ".limits"
+		checkLimits(ps, p, t.Limits.RequestsPerMinute, t.Limits.TokensPerMinute, t.Limits.DailyBudget, t.Limits.MonthlyBudget)
+		k := t.Limits.PerKey
+		checkLimits(ps, p+".per_key", k.RequestsPerMinute, k.TokensPerMinute, k.DailyBudget, k.MonthlyBudget)
+	}
+	if c.Keys.File == "" && c.Keys.ReloadInterval != 0 {
+		ps.add("keys.reload_interval", "applies only with keys.file")
+	}
+}
+
+// maxRate and maxBudget mirror router/limits' bounds (a larger number is a typo).
+const (
+	maxRate   = 1 << 40
+	maxBudget = 1e9
+)
+
+func checkLimits(ps *problems, path string, rpm, tpm int64, daily, monthly float64) {
+	if rpm < 0 || rpm > maxRate {
+		ps.add(path+".requests_per_minute", "expected 0 (no limit) to %d; got %d", int64(maxRate), rpm)
+	}
+	if tpm < 0 || tpm > maxRate {
+		ps.add(path+".tokens_per_minute", "expected 0 (no limit) to %d; got %d", int64(maxRate), tpm)
+	}
+	if !(daily >= 0 && daily <= maxBudget) {
+		ps.add(path+".daily_budget", "expected 0 (no budget) to %g; got %v", maxBudget, daily)
+	}
+	if !(monthly >= 0 && monthly <= maxBudget) {
+		ps.add(path+".monthly_budget", "expected 0 (no budget) to %g; got %v", maxBudget, monthly)
+	}
 }

@@ -262,3 +262,52 @@ func TestPluginConfigJSON(t *testing.T) {
 		}
 	}
 }
+
+// The operations sections: admin listener, tracing and tenants' limits.
+func TestValidateOperations(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(c *Config)
+		paths []string
+	}{
+		{"admin without token", func(c *Config) { c.Admin.Listen = "127.0.0.1:9090" }, []string{"admin.token"}},
+		{"admin on the client listener", func(c *Config) { c.Admin = Admin{Listen: c.Listen, Token: "t"} }, []string{"admin.listen"}},
+		{"admin address", func(c *Config) { c.Admin = Admin{Listen: "nowhere", Token: "t"} }, []string{"admin.listen"}},
+		{"tracing endpoint", func(c *Config) { c.Telemetry.Tracing.Endpoint = "grpc://collector:4317" }, []string{"telemetry.tracing.endpoint"}},
+		{"sample ratio", func(c *Config) { c.Telemetry.Tracing.SampleRatio = 1.5 }, []string{"telemetry.tracing.sample_ratio"}},
+		{"negative timeouts", func(c *Config) { c.Telemetry.Tracing.BatchTimeout, c.Telemetry.Tracing.ExportTimeout = -1, -1 },
+			[]string{"telemetry.tracing.batch_timeout", "telemetry.tracing.export_timeout"}},
+		{"limits", func(c *Config) {
+			c.Tenants[0].Limits = TenantLimits{RequestsPerMinute: -1, TokensPerMinute: 1 << 41, DailyBudget: -2,
+				PerKey: KeyLimits{MonthlyBudget: 2e9}}
+		}, []string{"tenants[0].limits.requests_per_minute", "tenants[0].limits.tokens_per_minute", "tenants[0].limits.daily_budget",
+			"tenants[0].limits.per_key.monthly_budget"}},
+		{"reload interval without a file", func(c *Config) { c.Keys.ReloadInterval = time.Second }, []string{"keys.reload_interval"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig(t)
+			tc.edit(c)
+			var ve *ValidationError
+			if err := c.Validate(); !errors.As(err, &ve) {
+				t.Fatalf("Validate: %v", err)
+			}
+			var got []string
+			for _, p := range ve.Problems {
+				got = append(got, p.Path)
+			}
+			if !reflect.DeepEqual(got, tc.paths) {
+				t.Fatalf("problems at %v, want %v", got, tc.paths)
+			}
+		})
+	}
+	c := validConfig(t)
+	c.Admin = Admin{Listen: "127.0.0.1:9090", Token: "t"}
+	c.Tenants[0].Limits = TenantLimits{RequestsPerMinute: 60, TokensPerMinute: 1e5, DailyBudget: 10, MonthlyBudget: 200,
+		PerKey: KeyLimits{RequestsPerMinute: 10}}
+	c.Telemetry.Tracing = Tracing{Endpoint: "http://127.0.0.1:4318/v1/traces", SampleRatio: 0.1, Headers: map[string]string{"x-token": "s"}}
+	c.Keys = Keys{File: "/var/lib/switchyard/keys.json", ReloadInterval: time.Second}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
