@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/switchyard-dev/switchyard/router/limits"
 )
@@ -15,7 +16,10 @@ func Example() {
 	defer os.RemoveAll(dir)
 	keys, _ := limits.OpenKeys(limits.KeysConfig{Path: filepath.Join(dir, "keys.json")})
 	defer keys.Close()
-	limiter, _ := limits.New(limits.Config{})
+	// A fixed clock keeps the example's output exact (a real one may tick
+	// between requests: "Please try again in 29.999s").
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	limiter, _ := limits.New(limits.Config{Now: func() time.Time { return now }})
 	defer limiter.Close()
 
 	// Admin: a key for tenant acme, allowed one model, 2 requests a minute.
