@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3"
+
+	"github.com/switchyard-dev/switchyard/internal/mockcloud"
 	"github.com/switchyard-dev/switchyard/router/config"
 )
 
@@ -119,6 +123,9 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	checkErrorBody(t, resp.StatusCode, body, 408, "")
+	if resp.Header.Get("x-request-id") == "" { // regression (issue 11)
+		t.Fatal("the 408 carries no x-request-id")
+	}
 
 	resp2, err := http.Post(base+"/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
@@ -142,6 +149,48 @@ func TestHeadersTooLarge(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	checkErrorBody(t, resp.StatusCode, b, 431, "")
+	if resp.Header.Get("x-request-id") == "" { // regression (issue 11)
+		t.Fatal("the 431 carries no x-request-id")
+	}
+}
+
+// Regression (issue 11): a 413 from the server's own limits carries an
+// x-request-id like every other answer.
+func TestBodyTooLargeHasRequestID(t *testing.T) {
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", openaiMock(t))},
+		Limits: config.Limits{MaxBodyBytes: 1 << 10}})
+	resp, err := http.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(strings.Repeat("x", 4<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	checkErrorBody(t, resp.StatusCode, b, 413, "")
+	if resp.Header.Get("x-request-id") == "" {
+		t.Fatal("the 413 carries no x-request-id")
+	}
+}
+
+// Regression (issue 11): a stream that lasts longer than limits.write_timeout
+// is not cut (the bound is per write, not per response), so openai-go reads it
+// to the end; a short JSON answer is unaffected.
+func TestStreamOutlivesWriteTimeout(t *testing.T) {
+	m := startMock(t, mockcloud.Options{Provider: "openai", APIKey: "sk-test", ChunkDelay: 150 * time.Millisecond})
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", m)},
+		Limits: config.Limits{WriteTimeout: 500 * time.Millisecond}})
+	c := client(base)
+	text := strings.Repeat("word ", 14) // 16 events × 150 ms ≈ 2.4 s, well past the write timeout
+	st := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{Model: "gpt-4o-mini",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(text)}})
+	var got strings.Builder
+	for st.Next() {
+		for _, ch := range st.Current().Choices {
+			got.WriteString(ch.Delta.Content)
+		}
+	}
+	if err := st.Err(); err != nil || got.String() != "You said: "+text {
+		t.Fatalf("stream cut: %v after %q", err, got.String())
+	}
 }
 
 // Client keys identify tenants; a wrong key gets 401 in OpenAI's shape.

@@ -84,8 +84,16 @@ func streamError(err error) *provider.Error {
 	return errStreamCut
 }
 
-// serverErrorHandler answers requests fasthttp rejects before our handler
-// runs (oversized bodies, slow clients, broken framing) in OpenAI's shape.
+// serverError answers requests fasthttp rejects before our handler runs
+// (oversized bodies, slow clients, broken framing) in OpenAI's shape, with an
+// x-request-id like every other answer.
+func (in *Instance) serverError(ctx *fasthttp.RequestCtx, err error) {
+	var id [32]byte
+	ctx.Response.Header.SetCanonical(hdrRequestID, strconv.AppendUint(append(id[:0], in.idPrefix...), ctx.ID(), 16))
+	serverErrorHandler(ctx, err)
+}
+
+// serverErrorHandler writes the error body of a request fasthttp rejected.
 func serverErrorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var te interface{ Timeout() bool }
 	switch {

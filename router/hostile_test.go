@@ -329,3 +329,40 @@ func TestTruncatedAnswerIsAnUpstreamFailure(t *testing.T) {
 		t.Fatalf("alone: %d %+v", status, e)
 	}
 }
+
+// Regression (issue 11): when the cache refuses an answer (here: larger than
+// max_entry_bytes), the requests coalesced on it still get the leader's
+// answer instead of each going upstream again.
+func TestCoalescedWaitersGetARefusedAnswer(t *testing.T) {
+	m := openaiMock(t)
+	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", m)},
+		Cache: config.Cache{MaxEntryBytes: 64}})
+	m.Inject(mockcloud.Fault{Latency: 700 * time.Millisecond})
+	body := `{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"user","content":"too big to keep"}]}`
+	const n = 5
+	type result struct {
+		status int
+		cache  string
+		body   string
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			status, h, b := post(t, base, body)
+			results <- result{status, h.Get("x-switchyard-cache"), b}
+		}()
+	}
+	coalesced := 0
+	for range n {
+		r := <-results
+		if r.status != 200 || !strings.Contains(r.body, "too big to keep") {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		if r.cache == "coalesced" {
+			coalesced++
+		}
+	}
+	if calls := m.Calls(); calls != int64(n-coalesced) || coalesced == 0 {
+		t.Fatalf("%d upstream calls for %d requests, %d coalesced", calls, n, coalesced)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -127,6 +128,7 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 	crand.Read(rnd[:])
 	in.idPrefix = fmt.Appendf(nil, "sy-%x-", rnd)
 	in.srv = newHTTPServer(cfg.Limits, in.Handle, in.log)
+	in.srv.ErrorHandler = in.serverError
 	if err := in.startOps(cfg); err != nil {
 		in.closeOps(context.Background())
 		return nil, err
@@ -148,13 +150,15 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 // newHTTPServer is the client-facing fasthttp server with the listener limits.
 func newHTTPServer(l config.Limits, h fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
 	return &fasthttp.Server{
-		Handler:                       h,
-		ErrorHandler:                  serverErrorHandler,
-		Name:                          "switchyard",
-		MaxRequestBodySize:            int(l.MaxBodyBytes),
-		ReadBufferSize:                int(l.MaxHeaderBytes),
-		ReadTimeout:                   l.ReadTimeout,
-		WriteTimeout:                  l.WriteTimeout,
+		Handler:            h,
+		ErrorHandler:       serverErrorHandler,
+		Name:               "switchyard",
+		MaxRequestBodySize: int(l.MaxBodyBytes),
+		ReadBufferSize:     int(l.MaxHeaderBytes),
+		ReadTimeout:        l.ReadTimeout,
+		// No whole-response write deadline: Serve bounds each write instead
+		// (writeBoundConn), so a stream lives as long as the request timeout
+		// allows and the client reads.
 		IdleTimeout:                   l.IdleTimeout,
 		NoDefaultServerHeader:         true,
 		NoDefaultContentType:          true,
@@ -172,8 +176,50 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug("fasthttp", "msg", format)
 }
 
-// Serve accepts connections on ln until Close.
-func (in *Instance) Serve(ln net.Listener) error { return in.srv.Serve(ln) }
+// Serve accepts connections on ln until Close. Every write to a client is
+// bounded by limits.write_timeout (see writeBoundConn).
+func (in *Instance) Serve(ln net.Listener) error {
+	return in.srv.Serve(writeBoundListener{Listener: ln, d: in.limits.WriteTimeout})
+}
+
+// writeBoundListener hands out writeBoundConns.
+type writeBoundListener struct {
+	net.Listener
+	d time.Duration
+}
+
+func (l writeBoundListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.d <= 0 {
+		return c, err
+	}
+	return &writeBoundConn{Conn: c, d: l.d}, nil
+}
+
+// writeBoundConn bounds every write to the client by d, not the whole
+// response. Why? fasthttp's WriteTimeout is one deadline per response, so a
+// reasoning model's stream that lasts longer than write_timeout was cut
+// mid-answer (issue 11); a per-write bound still cuts a client that stops
+// reading, within d, however long the stream. fasthttp's own write
+// deadlines are ignored: this one replaces them. Not safe for concurrent
+// writes, like the connection (fasthttp writes a response from one goroutine).
+type writeBoundConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *writeBoundConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.d)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// SetWriteDeadline ignores the caller's deadline; see writeBoundConn.
+func (c *writeBoundConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetDeadline sets the read deadline only; see writeBoundConn.
+func (c *writeBoundConn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
 
 // Handle is the fasthttp handler: it enters the current generation and serves
 // the request there. A request that entered a generation finishes on it, even

@@ -397,8 +397,8 @@ func (x *exchange) fillJSON(answer []byte) {
 	}
 	var e *cache.Entry
 	if f.active {
-		if built, err := x.entryFromJSON(answer); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
-			e = built
+		if built, err := x.entryFromJSON(answer); err == nil {
+			e = x.store(built)
 		}
 	}
 	x.finishFill(e)
@@ -478,8 +478,8 @@ func (x *exchange) fillStream(complete bool) {
 	if x.ep == provider.Responses {
 		var e *cache.Entry
 		if f.active && complete && len(f.resp) > 0 {
-			if built, err := x.entryFromJSON(f.resp); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
-				e = built
+			if built, err := x.entryFromJSON(f.resp); err == nil {
+				e = x.store(built)
 			}
 		}
 		x.finishFill(e)
@@ -487,11 +487,21 @@ func (x *exchange) fillStream(complete bool) {
 	}
 	var e *cache.Entry
 	if f.active && complete && f.asm != nil && f.asm.Add(doneSentinel) == nil {
-		if built, err := f.asm.Entry(); err == nil && x.g.cache.Set(f.tenant, f.model, f.key, built, f.ttl) {
-			e = built
+		if built, err := f.asm.Entry(); err == nil {
+			e = x.store(built)
 		}
 	}
 	x.finishFill(e)
+}
+
+// store offers a complete answer to the cache and returns it for the
+// coalesced waiters, whether or not the cache kept it (too large, refused by
+// admission): a waiter gets the answer its leader got, never a second
+// upstream call (issue 11).
+func (x *exchange) store(e *cache.Entry) *cache.Entry {
+	f := &x.fill
+	x.g.cache.Set(f.tenant, f.model, f.key, e, f.ttl)
+	return e
 }
 
 // finishFill ends this request's part in the cache: it releases coalesced
