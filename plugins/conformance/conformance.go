@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -304,6 +305,11 @@ var placeholderForm = regexp.MustCompile(`^<[A-Z][A-Z0-9_]*_[1-9][0-9]*>$`)
 func runRedact(ctx context.Context, t Target, rv *RedactVector, behaviour string) Result {
 	res := Result{Kind: plugins.KindRedact, Vector: rv.Name}
 	body, pairs, err := redactOnce(ctx, t, rv)
+	if err != nil && !json.Valid(rv.Body) {
+		// The router never hands a redactor a body that is not JSON (it is a
+		// 400 first): a JSON-aware redactor may refuse one.
+		return res
+	}
 	if err != nil {
 		res.Err = "redact failed: " + err.Error()
 		return res
@@ -379,10 +385,29 @@ func checkInvariants(rv *RedactVector, body []byte, pairs [][2]string) string {
 		}
 		restored = strings.ReplaceAll(restored, p[0], p[1])
 	}
-	if restored != string(rv.Body) {
+	if restored != string(rv.Body) && !sameJSON(body, rv.Body, pairs) {
 		return "restoring the placeholders does not give back the input body"
 	}
 	return ""
+}
+
+// sameJSON reports whether redacted, with each placeholder replaced by its
+// original JSON-escaped (as the router's vault restores it), is the same JSON
+// document as the input: a JSON-aware redactor decodes escapes before it
+// matches (`jane\u0040x.io` is an e-mail), so its restored body may spell a
+// string differently, never say something else.
+func sameJSON(redacted, input []byte, pairs [][2]string) bool {
+	var v plugins.Vault
+	for _, p := range pairs {
+		if v.Add([]byte(p[0]), []byte(p[1])) != nil {
+			return false
+		}
+	}
+	var a, b any
+	if json.Unmarshal(v.Restore(nil, redacted), &a) != nil || json.Unmarshal(input, &b) != nil {
+		return false
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 func clip(b []byte) string {
