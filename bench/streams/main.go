@@ -168,7 +168,10 @@ func load(args []string) error {
 				return
 			case <-t.C:
 				if *progress != "" {
-					os.WriteFile(*progress, strconv.AppendInt(nil, events.Load(), 10), 0o644)
+					// Renamed into place, so a reader never sees a half-written file.
+					if os.WriteFile(*progress+".tmp", strconv.AppendInt(nil, events.Load(), 10), 0o644) == nil {
+						os.Rename(*progress+".tmp", *progress)
+					}
 				}
 				if *pid > 0 {
 					if r := rssKB(*pid); r > peak.Load() {
@@ -346,8 +349,8 @@ func table(r io.Reader) error {
 	}
 	if len(straces) > 0 {
 		fmt.Println()
-		fmt.Println("| target | streams | syscalls per event | most frequent calls (count) |")
-		fmt.Println("|---|---:|---:|---|")
+		fmt.Println("| target | streams | events received in window | events relayed (client writes) | syscalls per relayed event | data reads per relayed event | most frequent calls (count) |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|---|")
 		for _, l := range straces {
 			fmt.Println("| " + strings.ReplaceAll(l, "\t", " | ") + " |")
 		}

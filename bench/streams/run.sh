@@ -127,11 +127,16 @@ strace_window() { # label pid streams: syscalls per event over STRACE_S seconds
 	timeout -s INT "$STRACE_S" strace -c -f -S calls -q -p "$tasks" -o "$tmp/strace.$1" 2>/dev/null || true
 	e1=$(cat "$tmp/progress")
 	[ -s "$tmp/strace.$1" ] || { echo "strace did not attach to $1"; return 0; }
+	# Events relayed in the window = the proxy's writes to clients (one write
+	# or writev per relayed event, checked with strace -e write); the clients'
+	# own count (ev) is printed beside it because tracing slows the proxy.
 	awk -v label="$1" -v c="$3" -v ev="$((e1 - e0))" '
-		BEGIN { if (ev < 1) ev = 1 }
 		$NF == "total" { total = $4 }
+		$NF == "write" || $NF == "writev" { if ($4 > w) w = $4 }
+		$NF == "read" || $NF == "recvfrom" { r = $4; re = ($5 ~ /^[0-9]+$/) ? $5 : 0 }
 		$1 ~ /^[0-9.]+$/ && $NF != "total" && n < 4 { top = top sprintf("%s%s(%s)", (n ? ", " : ""), $NF, $4); n++ }
-		END { printf "strace %s\t%d\t%.2f\t%s\n", label, c, total / ev, top }' "$tmp/strace.$1" >>"$results"
+		END { if (w < 1) w = 1
+			printf "strace %s\t%d\t%d\t%d\t%.2f\t%.2f\t%s\n", label, c, ev, w, total / w, (r - re) / w, top }' "$tmp/strace.$1" >>"$results"
 }
 
 for c in $STREAMS; do
