@@ -28,16 +28,29 @@ const MaxEventBytes = 4 << 20
 // AcquireSSEReader and it returns itself to the pool after Next has returned
 // a non-nil error. It allocates nothing in steady state.
 type SSEReader struct {
-	r           io.Reader
-	buf         []byte // read buffer; buf[start:end] is unread
-	start, end  int
-	data, name  []byte // current event, owned
-	requireDone bool
-	skipLF      bool // last line ended in CR
-	released    bool
+	r          io.Reader
+	buf        []byte // read buffer; buf[start:end] is unread
+	start, end int
+	// The current event's data is parsed in place: buf[dStart:dEnd] (dStart
+	// < 0 when the event has no data line yet). A later data line of the same
+	// event is moved down to join it, so a payload is never copied out.
+	dStart, dEnd int
+	name         []byte // current event's name, owned (names are short)
+	requireDone  bool
+	skipLF       bool // last line ended in CR
+	released     bool
 }
 
-var sseReaderPool = sync.Pool{New: func() any { return &SSEReader{buf: make([]byte, 16<<10)} }}
+// sseBufSize is a reader's initial buffer; it grows (doubling) for a larger
+// event. Why 4 KiB? The buffer is held for a stream's whole life, and chat
+// chunks are a few hundred bytes; 4 KiB matches the upstream read buffer.
+const sseBufSize = 4 << 10
+
+// ssePoolMax is the largest buffer a released reader keeps: a reader that
+// grew for one huge event must not make every later stream hold that much.
+const ssePoolMax = 16 << 10
+
+var sseReaderPool = sync.Pool{New: func() any { return new(SSEReader) }}
 
 // AcquireSSEReader returns a reader over r. When requireDone is true (chat and
 // text completions) a body that ends without "[DONE]" is reported as
@@ -45,7 +58,11 @@ var sseReaderPool = sync.Pool{New: func() any { return &SSEReader{buf: make([]by
 // body's end is a clean io.EOF.
 func AcquireSSEReader(r io.Reader, requireDone bool) *SSEReader {
 	s := sseReaderPool.Get().(*SSEReader)
-	s.r, s.start, s.end, s.requireDone, s.released, s.skipLF = r, 0, 0, requireDone, false, false
+	if s.buf == nil {
+		s.buf = make([]byte, sseBufSize)
+	}
+	s.r, s.start, s.end, s.dStart, s.dEnd = r, 0, 0, -1, 0
+	s.requireDone, s.released, s.skipLF = requireDone, false, false
 	return s
 }
 
@@ -55,8 +72,11 @@ func (s *SSEReader) release() {
 	}
 	s.released = true
 	s.r = nil
-	s.data, s.name = s.data[:0], s.name[:0]
-	if cap(s.buf) <= 64<<10 && cap(s.data) <= 64<<10 {
+	s.name = s.name[:0]
+	if cap(s.buf) > ssePoolMax {
+		s.buf = nil
+	}
+	if cap(s.name) <= 1<<10 {
 		sseReaderPool.Put(s)
 	}
 }
@@ -75,12 +95,12 @@ func (s *SSEReader) next(ev *Event) error {
 	if s.released {
 		return io.ErrClosedPipe
 	}
-	s.data, s.name = s.data[:0], s.name[:0]
-	hasData := false
+	s.name = s.name[:0]
+	s.dStart, s.dEnd = -1, 0
 	for {
-		line, err := s.line()
+		ls, le, err := s.line()
 		if err != nil {
-			if err == io.EOF && (hasData || len(s.name) > 0 || s.requireDone) {
+			if err == io.EOF && (s.dStart >= 0 || len(s.name) > 0 || s.requireDone) {
 				// The body ended inside an event (which the SSE spec says
 				// is not dispatched: it may be half a JSON object), or a
 				// chat stream ended without [DONE]: either way, cut short.
@@ -88,44 +108,49 @@ func (s *SSEReader) next(ev *Event) error {
 			}
 			return err
 		}
-		if len(line) == 0 { // blank line: dispatch
-			if !hasData {
+		if ls == le { // blank line: dispatch
+			if s.dStart < 0 {
 				s.name = s.name[:0]
 				continue
 			}
 			break
 		}
+		line := s.buf[ls:le]
 		if line[0] == ':' { // comment
 			continue
 		}
-		field, value := line, []byte(nil)
+		field, vs := line, le
 		if i := bytes.IndexByte(line, ':'); i >= 0 {
-			field, value = line[:i], line[i+1:]
-			if len(value) > 0 && value[0] == ' ' {
-				value = value[1:]
+			field, vs = line[:i], ls+i+1
+			if vs < le && s.buf[vs] == ' ' {
+				vs++
 			}
 		}
 		switch string(field) {
 		case "data":
-			if hasData {
-				s.data = append(s.data, '\n')
+			if s.dStart < 0 {
+				s.dStart, s.dEnd = vs, le
+				break
 			}
-			s.data = append(s.data, value...)
-			hasData = true
+			// Join in place: the value lies past this line's "data:" field,
+			// so it always fits behind the data so far.
+			s.buf[s.dEnd] = '\n'
+			s.dEnd += 1 + copy(s.buf[s.dEnd+1:], s.buf[vs:le])
 		case "event":
-			s.name = append(s.name[:0], value...)
+			s.name = append(s.name[:0], s.buf[vs:le]...)
 		}
-		if len(s.data) > MaxEventBytes {
+		if s.dEnd-s.dStart > MaxEventBytes {
 			return ErrEventTooLarge
 		}
 	}
-	if bytes.Equal(bytes.TrimSpace(s.data), doneSentinel) {
+	data := s.buf[s.dStart:s.dEnd:s.dEnd] // capped: an append must not overwrite unread bytes
+	if bytes.Equal(bytes.TrimSpace(data), doneSentinel) {
 		return io.EOF
 	}
-	if e := payloadError(s.data); e != nil {
+	if e := payloadError(data); e != nil {
 		return e
 	}
-	ev.Name, ev.Data = s.name, s.data
+	ev.Name, ev.Data = s.name, data
 	return nil
 }
 
@@ -157,21 +182,43 @@ type EventReader interface {
 // Buffered reports whether a complete event is already buffered, so that the
 // next call to Next will not block on the upstream. The relay uses it to write
 // events that arrived together in one flush, without ever holding an event
-// back while waiting for more.
+// back while waiting for more. It is exact for the buffered bytes: a blank
+// line counts only after a data line (a keep-alive comment followed by a
+// blank line dispatches nothing, so Next would still wait), and it scans
+// each buffered line once, without allocating.
 func (s *SSEReader) Buffered() bool {
+	if s.released {
+		return false
+	}
 	b := s.buf[s.start:s.end]
-	return bytes.Contains(b, lflf) || bytes.Contains(b, crcr) || bytes.Contains(b, crlfcrlf)
+	if s.skipLF && len(b) > 0 && b[0] == '\n' {
+		b = b[1:]
+	}
+	data := false
+	for {
+		i := bytes.IndexAny(b, "\r\n")
+		if i < 0 {
+			return false
+		}
+		line := b[:i]
+		if b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n' {
+			i++
+		}
+		b = b[i+1:]
+		switch {
+		case len(line) == 0:
+			if data {
+				return true
+			}
+		case len(line) >= 4 && string(line[:4]) == "data" && (len(line) == 4 || line[4] == ':'):
+			data = true
+		}
+	}
 }
 
-var (
-	lflf     = []byte("\n\n")
-	crcr     = []byte("\r\r")
-	crlfcrlf = []byte("\r\n\r\n")
-)
-
-// line returns the next line without its terminator. The view is valid until
-// the next call.
-func (s *SSEReader) line() ([]byte, error) {
+// line returns the next line (without its terminator) as offsets into buf,
+// valid until the next fill.
+func (s *SSEReader) line() (ls, le int, err error) {
 	for {
 		if s.skipLF && s.start < s.end {
 			// The previous line ended in CR; a following LF belongs to it.
@@ -182,28 +229,38 @@ func (s *SSEReader) line() ([]byte, error) {
 		}
 		if !s.skipLF {
 			if i := bytes.IndexAny(s.buf[s.start:s.end], "\r\n"); i >= 0 {
-				line := s.buf[s.start : s.start+i]
-				s.skipLF = s.buf[s.start+i] == '\r'
-				s.start += i + 1
-				return line, nil
+				ls, le = s.start, s.start+i
+				s.skipLF = s.buf[le] == '\r'
+				s.start = le + 1
+				return ls, le, nil
 			}
 		}
 		if err := s.fill(); err != nil {
 			if err == io.EOF && s.start < s.end {
-				line := s.buf[s.start:s.end]
+				ls, le = s.start, s.end
 				s.start = s.end
-				return line, nil
+				return ls, le, nil
 			}
-			return nil, err
+			return 0, 0, err
 		}
 	}
 }
 
-// fill reads more of the body, compacting or growing the buffer.
+// fill reads more of the body, compacting the buffer (keeping the current
+// event's data) or growing it.
 func (s *SSEReader) fill() error {
-	if s.start > 0 {
-		n := copy(s.buf, s.buf[s.start:s.end])
-		s.start, s.end = 0, n
+	keep := s.start
+	if s.dStart >= 0 {
+		keep = s.dStart
+	}
+	if keep > 0 {
+		n := copy(s.buf, s.buf[keep:s.end])
+		s.start -= keep
+		s.end = n
+		if s.dStart >= 0 {
+			s.dStart -= keep
+			s.dEnd -= keep
+		}
 	}
 	if s.end == len(s.buf) {
 		if len(s.buf) >= MaxEventBytes+1024 {

@@ -39,10 +39,27 @@ type Attempt interface {
 var ErrUnavailable = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_unavailable",
 	Message: "No upstream could serve the request."}
 
+// CodeOverloaded is the code of ErrOverloaded.
+const CodeOverloaded = "overloaded"
+
+// OverloadRetryAfter is the retry-after of ErrOverloaded: long streams free
+// their connections in seconds.
+const OverloadRetryAfter = time.Second
+
+// ErrOverloaded is the failure of an attempt whose pool had no free
+// connection within PoolOptions.MaxConnWait: a local overload, answered as
+// 503 with retry-after. It is Retryable so that the attempt loop tries another
+// cloud with room, and it is never recorded as the upstream's failure.
+var ErrOverloaded = &provider.Error{Status: 503, Type: "api_error", Code: CodeOverloaded, Retryable: true,
+	RetryAfter: OverloadRetryAfter, Err: fasthttp.ErrNoFreeConns,
+	Message: "The router is at its capacity for this model; retry shortly."}
+
 // Forward tries the candidates (indices into s.All) in order until one
 // answers: fallback on retryable failures, the clouds' retry hints honoured
 // within the deadline (preferring another candidate over waiting), at most
-// p.MaxAttempts attempts. It returns nil once an attempt succeeded, else the
+// p.MaxAttempts attempts. An attempt refused locally (ErrOverloaded: the
+// pool was full) does not count as an attempt, and its retry hint is not
+// waited for: the next candidate is tried at once. It returns nil once an attempt succeeded, else the
 // last failure. ctx ends the waits (client gone, deadline).
 func (s *Set) Forward(ctx context.Context, a Attempt, cands []int, p Policy, deadline time.Time) *provider.Error {
 	var last *provider.Error
@@ -67,6 +84,13 @@ func (s *Set) Forward(ctx context.Context, a Attempt, cands []int, p Policy, dea
 		err := a.Try(u)
 		if err == nil {
 			return nil
+		}
+		if err.Code == CodeOverloaded {
+			attempts--
+			if last == nil || last.Code == CodeOverloaded {
+				last = err
+			}
+			continue
 		}
 		last = err
 		if !err.Retryable {
@@ -121,6 +145,10 @@ func (u *Upstream) Send(req *fasthttp.Request, resp *fasthttp.Response, call *pr
 	t0 = time.Now()
 	u.Begin()
 	if err := u.Client.DoDeadline(req, resp, deadline); err != nil {
+		if errors.Is(err, fasthttp.ErrNoFreeConns) {
+			u.Overloaded()
+			return t0, ErrOverloaded
+		}
 		u.End(time.Since(t0), true)
 		return t0, TransportError(err)
 	}

@@ -17,6 +17,7 @@ type Registry struct {
 	mu    sync.Mutex
 	stats map[string]*Stats
 	pools map[string]*pool // the newest pool per upstream name
+	opts  PoolOptions      // for pools built from now on
 }
 
 // pool is one keep-alive connection pool, shared by the generations whose
@@ -31,11 +32,22 @@ type poolKey struct {
 	baseURL  string
 	maxConns int
 	timeout  int64
+	opts     PoolOptions
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
 	return &Registry{stats: map[string]*Stats{}, pools: map[string]*pool{}}
+}
+
+// SetPoolOptions sets the PoP-wide pool settings (how long a request waits
+// for a connection of a full pool, the read buffer). Pools are rebuilt with
+// them when the next generation acquires them; a pool whose settings are
+// unchanged is kept.
+func (r *Registry) SetPoolOptions(o PoolOptions) {
+	r.mu.Lock()
+	r.opts = o.withDefaults()
+	r.mu.Unlock()
 }
 
 // Stats returns the statistics of the upstream called name, creating them on
@@ -59,14 +71,14 @@ func (r *Registry) statsLocked(name string) *Stats {
 // same name when its connection settings are unchanged. release gives the
 // pool back.
 func (r *Registry) acquire(c provider.Upstream) (*Stats, *pool, error) {
-	k := poolKey{baseURL: BaseURL(c), maxConns: c.MaxConns, timeout: int64(c.Timeout)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	k := poolKey{baseURL: BaseURL(c), maxConns: c.MaxConns, timeout: int64(c.Timeout), opts: r.opts.withDefaults()}
 	if p := r.pools[c.Name]; p != nil && p.key == k {
 		p.refs++
 		return r.statsLocked(c.Name), p, nil
 	}
-	client, err := NewClient(c, k.baseURL)
+	client, err := newClient(c, k.baseURL, k.opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -36,6 +36,7 @@ type Stats struct {
 	coolUntil atomic.Int64  // unix nanos; the cloud asked us to wait (retry-after)
 	requests  atomic.Uint64
 	errors    atomic.Uint64
+	overloads atomic.Uint64 // attempts refused locally: the pool was full
 	_         [64]byte
 }
 
@@ -60,6 +61,16 @@ func (s *Stats) End(d time.Duration, failed bool) {
 	ewma(&s.latencyUS, float64(d.Microseconds()))
 	s.failures.Store(0)
 	s.openUntil.Store(0)
+}
+
+// Overloaded undoes Begin for an attempt that never reached the cloud because
+// the pool had no free connection. It is counted as an overload only: the
+// cloud is not at fault, so the breaker, error rate, error and request
+// counters do not move.
+func (s *Stats) Overloaded() {
+	s.inFlight.Add(-1)
+	s.requests.Add(^uint64(0))
+	s.overloads.Add(1)
 }
 
 // CoolFor records a cloud's retry hint: the upstream is avoided until then.
@@ -99,13 +110,16 @@ type Snapshot struct {
 	// BreakerOpen reports the breaker (consecutive failures) or a retry hint.
 	BreakerOpen bool
 	Failures    int32 // consecutive failed attempts
+	// Overloads counts attempts answered as a local overload (the pool was
+	// full); they are in neither Requests nor Errors.
+	Overloads uint64
 }
 
 // Snapshot returns the statistics now.
 func (s *Stats) Snapshot() Snapshot {
 	return Snapshot{Requests: s.requests.Load(), Errors: s.errors.Load(), InFlight: s.inFlight.Load(),
 		LatencyUS: load(&s.latencyUS), TTFBUS: load(&s.ttfbUS), ErrorRate: load(&s.errRate),
-		BreakerOpen: s.open(time.Now().UnixNano()), Failures: s.failures.Load()}
+		BreakerOpen: s.open(time.Now().UnixNano()), Failures: s.failures.Load(), Overloads: s.overloads.Load()}
 }
 
 func load(a *atomic.Uint64) float64 { return math.Float64frombits(a.Load()) }

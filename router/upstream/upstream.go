@@ -35,14 +35,61 @@ type Upstream struct {
 	pool *pool
 }
 
-// Defaults for zero fields of provider.Upstream that belong to the pool.
+// Defaults for zero fields of provider.Upstream and PoolOptions that belong to
+// the pool.
+//
+// Why 16,384 connections? A stream holds its upstream connection for its whole
+// life (seconds to minutes), so the pool bounds concurrent streams, not a
+// keep-alive reserve: the default must let one PoP hold 10,000 live streams
+// to one cloud with room to spare (issue 16). Memory is protected by a
+// PoP-wide bound, not by starving a healthy cloud's pool. Operators who want a
+// per-cloud cap set upstreams[].max_conns.
+//
+// Why a 100 ms wait? A full pool is a local overload, not a slow cloud: the
+// caller is better served by another cloud with room, or by a quick 503 with
+// retry-after, than by queueing for seconds behind streams that last minutes.
+//
+// Why a 4 KiB read buffer? It is held for a stream's whole life, one per
+// stream; 4 KiB is nginx's proxy_buffer_size on this platform (one page) and
+// holds the clouds' response headers (1–3 KB), which must fit in it whole.
+// Operators behind a proxy that adds large headers raise it (PoolOptions).
 const (
-	DefaultTimeout  = 60 * time.Second
-	DefaultMaxConns = 512
+	DefaultTimeout        = 60 * time.Second
+	DefaultMaxConns       = 16 << 10
+	DefaultMaxConnWait    = 100 * time.Millisecond
+	DefaultReadBufferSize = 4 << 10
 )
 
-// NewClient builds the keep-alive pool for an upstream base URL.
+// PoolOptions are the connection-pool settings that are the PoP's rather than
+// one cloud's. Zero fields take the defaults above. The Registry owns them
+// (SetPoolOptions); pools built afterwards use them.
+type PoolOptions struct {
+	// MaxConnWait is how long a request waits for a free connection of a full
+	// pool before it is answered as a local overload (ErrOverloaded).
+	MaxConnWait time.Duration
+	// ReadBufferSize is each upstream connection's read buffer; a cloud's
+	// response headers must fit in it.
+	ReadBufferSize int
+}
+
+func (o PoolOptions) withDefaults() PoolOptions {
+	if o.MaxConnWait <= 0 {
+		o.MaxConnWait = DefaultMaxConnWait
+	}
+	if o.ReadBufferSize <= 0 {
+		o.ReadBufferSize = DefaultReadBufferSize
+	}
+	return o
+}
+
+// NewClient builds the connection pool for an upstream base URL with the
+// default PoolOptions.
 func NewClient(u provider.Upstream, baseURL string) (*fasthttp.HostClient, error) {
+	return newClient(u, baseURL, PoolOptions{})
+}
+
+func newClient(u provider.Upstream, baseURL string, o PoolOptions) (*fasthttp.HostClient, error) {
+	o = o.withDefaults()
 	pu, err := url.Parse(baseURL)
 	if err != nil || pu.Host == "" {
 		return nil, fmt.Errorf("upstream %s: bad base_url %q", u.Name, baseURL)
@@ -65,15 +112,16 @@ func NewClient(u provider.Upstream, baseURL string) (*fasthttp.HostClient, error
 		timeout = DefaultTimeout
 	}
 	return &fasthttp.HostClient{
-		Addr:                          addr,
-		Dial:                          dialer(timeout),
-		Name:                          "switchyard",
-		IsTLS:                         tlsOn,
-		TLSConfig:                     &tls.Config{ServerName: pu.Hostname(), MinVersion: tls.VersionTLS12},
-		MaxConns:                      maxConns,
-		MaxIdleConnDuration:           90 * time.Second,
-		MaxConnWaitTimeout:            5 * time.Second,
-		ReadBufferSize:                16 << 10,
+		Addr:                addr,
+		Dial:                dialer(timeout),
+		Name:                "switchyard",
+		IsTLS:               tlsOn,
+		TLSConfig:           &tls.Config{ServerName: pu.Hostname(), MinVersion: tls.VersionTLS12},
+		MaxConns:            maxConns,
+		MaxIdleConnDuration: 90 * time.Second,
+		MaxConnWaitTimeout:  o.MaxConnWait,
+		ReadBufferSize:      o.ReadBufferSize,
+		// The write buffer is held only while a request is written.
 		WriteBufferSize:               16 << 10,
 		MaxResponseBodySize:           64 << 20,
 		DisableHeaderNamesNormalizing: false,
