@@ -90,7 +90,7 @@ func (s *Server) handleBedrock(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if op == "converse" {
-		s.serveConverse(ctx, r)
+		s.serveConverse(ctx, r, f)
 		return
 	}
 	s.serveConverseStream(ctx, r, f)
@@ -249,7 +249,7 @@ func converseStop(a *answer) string {
 	return "end_turn"
 }
 
-func (s *Server) serveConverse(ctx *fasthttp.RequestCtx, r *genReq) {
+func (s *Server) serveConverse(ctx *fasthttp.RequestCtx, r *genReq, f Fault) {
 	start := time.Now()
 	a := s.makeAnswer(r)
 	b := make([]byte, 0, 512+len(a.text))
@@ -281,7 +281,7 @@ func (s *Server) serveConverse(ctx *fasthttp.RequestCtx, r *genReq) {
 	b = append(b, "}}"...)
 	ctx.SetStatusCode(200)
 	ctx.SetContentType("application/json")
-	ctx.SetBody(b)
+	ctx.SetBody(truncated(b, f))
 }
 
 // padAlphabet is the source of Bedrock's "p" padding field: real payloads carry a prefix of it of

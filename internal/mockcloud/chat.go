@@ -279,7 +279,9 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx, f Fault, inStreamErr func() []
 		ctx.Response.SetConnectionClose()
 		hdr := append([]byte(nil), ctx.Response.Header.Header()...)
 		ctx.HijackSetNoResponse(true)
+		done := s.handOff(ctx)
 		ctx.Hijack(func(c net.Conn) {
+			defer done()
 			w := bufio.NewWriter(c)
 			if _, err := w.Write(hdr); err != nil {
 				return
@@ -294,7 +296,9 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx, f Fault, inStreamErr func() []
 		return
 	}
 	conn := ctx.Conn()
+	done := s.handOff(ctx)
 	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer done()
 		body(&streamer{s: s, w: w, conn: conn, f: f, inStreamErr: inStreamErr})
 	})
 }
@@ -306,6 +310,14 @@ func sseErrorEvent(f Fault) func() []byte {
 	}
 }
 
+// truncated applies Fault.TruncateBody to a whole JSON answer: its first half.
+func truncated(body []byte, f Fault) []byte {
+	if f.TruncateBody {
+		return body[:len(body)/2]
+	}
+	return body
+}
+
 // serveChat answers a parsed chat request in dialect st.
 func (s *Server) serveChat(ctx *fasthttp.RequestCtx, st style, r *genReq, model string, f Fault) {
 	a := s.makeAnswer(r)
@@ -314,11 +326,7 @@ func (s *Server) serveChat(ctx *fasthttp.RequestCtx, st style, r *genReq, model 
 	if !r.stream {
 		ctx.SetStatusCode(200)
 		ctx.SetContentType("application/json")
-		body := chatJSON(st, id, model, created, r, &a)
-		if f.TruncateBody {
-			body = body[:len(body)/2]
-		}
-		ctx.SetBody(body)
+		ctx.SetBody(truncated(chatJSON(st, id, model, created, r, &a), f))
 		return
 	}
 	c := &chunker{st: st, id: id, model: model, created: created, includeUsage: r.includeUsage}

@@ -112,6 +112,12 @@ type Fault struct {
 	// TruncateBody, on non-streamed answers, sends a 200 whose JSON body is
 	// cut in half (with a matching Content-Length): a broken cloud or proxy.
 	TruncateBody bool
+	// ExpireCredential makes the credential the request carried expire now: the request gets the
+	// cloud's own authentication error (OpenAI and Azure 401, Bedrock 403 ExpiredTokenException,
+	// Vertex 401 UNAUTHENTICATED). On Vertex every access token minted so far is revoked too, so
+	// only a client that fetches a new token from /token is accepted again; on the clouds with
+	// static keys the next request is accepted as before.
+	ExpireCredential bool
 	// Times is the number of requests the fault applies to (0 = 1).
 	Times int
 }
@@ -142,6 +148,9 @@ type Server struct {
 	closed   atomic.Bool
 
 	calls atomic.Int64
+	// active counts model requests being answered: from the handler's start until the handler,
+	// or the stream writer it handed the body to, returns.
+	active atomic.Int64
 
 	mu     sync.Mutex
 	faults []Fault
@@ -299,6 +308,12 @@ func (s *Server) ClearFaults() {
 // one attempt by the client (used by fallback and coalescing tests).
 func (s *Server) Calls() int64 { return s.calls.Load() }
 
+// InFlight returns how many model requests are being answered right now: a request counts
+// until its answer is fully written or abandoned, including a stream's body and a fault's delay.
+// A delay ends early when the client closes the connection, so after every client of the mock
+// went away InFlight drops to 0 (tests use it to show no upstream call outlives its request).
+func (s *Server) InFlight() int64 { return s.active.Load() }
+
 // LastRequest returns a copy of the last model request received (valid auth or not).
 func (s *Server) LastRequest() Received {
 	s.mu.Lock()
@@ -361,8 +376,20 @@ func (s *Server) sleep(d time.Duration) bool {
 	}
 }
 
+// handoffKey marks, in a request's user values, that its body went to a stream writer, which
+// then owns the request's place in Server.active.
+const handoffKey = "mockcloud.handoff"
+
 // handle dispatches to the provider's router.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	s.active.Add(1)
+	handed := false
+	ctx.SetUserValue(handoffKey, &handed)
+	defer func() {
+		if !handed {
+			s.active.Add(-1)
+		}
+	}()
 	switch s.opts.Provider {
 	case OpenAI:
 		s.handleOpenAI(ctx)
@@ -385,7 +412,7 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx) (Fault, bool) {
 	if !ok {
 		return Fault{}, true
 	}
-	if !s.sleep(f.Latency) || !s.sleep(f.FirstByteDelay) {
+	if !s.sleepConn(ctx, f.Latency) || !s.sleepConn(ctx, f.FirstByteDelay) {
 		resetConn(ctx)
 		return f, false
 	}
@@ -393,7 +420,81 @@ func (s *Server) admit(ctx *fasthttp.RequestCtx) (Fault, bool) {
 		resetConn(ctx)
 		return f, false
 	}
+	if f.ExpireCredential {
+		s.expireCredential(ctx)
+		return f, false
+	}
 	return f, true
+}
+
+// handOff tells handle that a stream writer now owns the request's place in s.active; the
+// writer calls the returned func when it is done.
+func (s *Server) handOff(ctx *fasthttp.RequestCtx) func() {
+	if p, _ := ctx.UserValue(handoffKey).(*bool); p != nil && !*p {
+		*p = true
+		return func() { s.active.Add(-1) }
+	}
+	return func() {}
+}
+
+// sleepConn is sleep that also ends, reporting false, when the client closes the connection:
+// a real cloud stops working on a request whose caller went away, and a delay fault must not
+// keep a request in flight after its client gave up. The peer's close is seen by a one-byte read
+// while the request is answered; no client of a mock pipelines requests, so nothing is lost.
+func (s *Server) sleepConn(ctx *fasthttp.RequestCtx, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	c := ctx.Conn()
+	gone := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var b [1]byte
+		if _, err := c.Read(b[:]); err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				close(gone)
+			}
+		}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	ok := false
+	select {
+	case <-t.C:
+		ok = true
+	case <-gone:
+	case <-s.done:
+	}
+	_ = c.SetReadDeadline(time.Now())
+	<-stopped
+	_ = c.SetReadDeadline(time.Time{})
+	select {
+	case <-gone:
+		return false
+	default:
+		return ok
+	}
+}
+
+// expireCredential answers with the cloud's own error for an expired credential (see
+// Fault.ExpireCredential); on Vertex it revokes every token minted so far.
+func (s *Server) expireCredential(ctx *fasthttp.RequestCtx) {
+	switch s.opts.Provider {
+	case OpenAI:
+		s.writeError(ctx, styleOpenAI, apiErr{kind: errAuthInvalid, status: 401, key: bearer(ctx)})
+	case Azure:
+		s.writeError(ctx, styleAzure, apiErr{kind: errAuthInvalid, status: 401})
+	case Bedrock:
+		writeAWSError(ctx, &awsErr{code: "ExpiredTokenException", status: 403,
+			msg: "The security token included in the request is expired"})
+	case Vertex:
+		s.vertex.mu.Lock()
+		clear(s.vertex.tokens)
+		s.vertex.mu.Unlock()
+		writeVertexError(ctx, apiErr{kind: errAuthInvalid})
+	}
 }
 
 // resetConn drops the connection without any response: fasthttp hands the connection over and we

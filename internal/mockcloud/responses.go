@@ -122,7 +122,7 @@ func (s *Server) serveResponses(ctx *fasthttp.RequestCtx, r *genReq, model strin
 	if !r.stream {
 		ctx.SetStatusCode(200)
 		ctx.SetContentType("application/json")
-		ctx.SetBody(rb.object(make([]byte, 0, 1024), "completed"))
+		ctx.SetBody(truncated(rb.object(make([]byte, 0, 1024), "completed"), f))
 		return
 	}
 	setSSE(ctx)
