@@ -74,9 +74,11 @@ func TestRecyclingIsOffTheCallPath(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// 200 calls at max_calls 3 start replacements in the background; wait
+	// until at least one is in and the pool is back to its size.
 	waitFor(t, "the pool to settle", func() bool {
 		st := p.Stats()
-		return st.Instances == 2 && st.InUse == 0
+		return st.Instances == 2 && st.InUse == 0 && st.Recycled > 0
 	})
 	mu.Lock()
 	defer mu.Unlock()
