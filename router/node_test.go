@@ -17,20 +17,7 @@ import (
 // package (test/node, pinned in package-lock.json) when it is missing; node
 // itself is part of the machine (.ci/run installs it where it is not).
 func TestNodeOpenAIClient(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is required for the npm client test: run `make test`, which installs it")
-	}
-	dir, _ := filepath.Abs("../test/node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
+	node, dir := nodeClient(t)
 	for _, kind := range []string{"openai", "azure"} {
 		t.Run(kind, func(t *testing.T) {
 			u := openaiUpstream("up", openaiMock(t))
@@ -56,4 +43,25 @@ func TestNodeOpenAIClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nodeClient returns node and test/node with the pinned npm `openai` package
+// installed (npm ci from its lock file when it is missing).
+func nodeClient(t *testing.T) (node, dir string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is required for the npm client test: run `make test`, which installs it")
+	}
+	dir, _ = filepath.Abs("../test/node")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci: %v\n%s", err, out)
+		}
+	}
+	return node, dir
 }

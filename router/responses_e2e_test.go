@@ -208,20 +208,7 @@ func TestCodexOnEveryCloud(t *testing.T) {
 // The npm `openai` package's responses.create (with a function-call round
 // trip) and responses.stream, through every Responses cloud.
 func TestNodeOpenAIResponses(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is required for the npm client test: run `make test`, which installs it")
-	}
-	dir, _ := filepath.Abs("../test/node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai")); err != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci: %v\n%s", err, out)
-		}
-	}
+	node, dir := nodeClient(t)
 	for name, u := range responsesClouds(t) {
 		t.Run(name, func(t *testing.T) {
 			base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{u}})
