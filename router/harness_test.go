@@ -44,12 +44,18 @@ func azureUpstream(name string, m *mockcloud.Server, api string) config.Upstream
 // startRouter serves cfg on a loopback port and returns its base URL.
 func startRouter(t testing.TB, cfg *config.Config) (string, *router.Instance) {
 	t.Helper()
+	return startRouterWith(t, cfg, wire.Router(wire.Options{PluginPoll: -1}))
+}
+
+// startRouterWith is startRouter with the given wiring.
+func startRouterWith(t testing.TB, cfg *config.Config, w router.Wiring) (string, *router.Instance) {
+	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := router.New(cfg, wire.Router(wire.Options{PluginPoll: -1}))
+	srv, err := router.New(cfg, w)
 	if err != nil {
 		t.Fatal(err)
 	}

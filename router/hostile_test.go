@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/switchyard-dev/switchyard/internal/mockcloud"
 	"github.com/switchyard-dev/switchyard/internal/wire"
-	"github.com/switchyard-dev/switchyard/router"
 	"github.com/switchyard-dev/switchyard/router/cache"
 	"github.com/switchyard-dev/switchyard/router/config"
 	"github.com/switchyard-dev/switchyard/router/upstream"
@@ -205,21 +203,11 @@ func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
 	var mu sync.Mutex
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
-	cfg := &config.Config{Listen: "127.0.0.1:0", Upstreams: []config.Upstream{openaiUpstream("up", openaiMock(t))}}
+	cfg := &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", openaiMock(t))}}
 	cfg.Log.Access = true
-	cfg.ApplyDefaults()
-	in, err := router.New(cfg, wire.Router(wire.Options{Logger: log, PluginPoll: -1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go in.Serve(ln)
-	t.Cleanup(func() { in.Close(context.Background()) })
+	base, _ := startRouterWith(t, cfg, wire.Router(wire.Options{Logger: log, PluginPoll: -1}))
 	for _, p := range []string{"/v1/models/alice@example.com", "/v1/alice@example.com/x", "/admin/alice@example.com"} {
-		resp, err := http.Get("http://" + ln.Addr().String() + p)
+		resp, err := http.Get(base + p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -95,6 +96,7 @@ type Instance struct {
 	limiter  *limits.Limiter // rate-limit and budget counters; survive reloads
 	keys     *limits.Keys    // managed keys; nil without keys.file
 	admin    *admin.Server   // nil without admin.listen
+	watch    *watcher        // notices clients that went away (gone.go)
 	opsCfg   opsSettings
 	idPrefix []byte // "sy-<random hex>-": request IDs are this plus fasthttp's request ID
 
@@ -133,6 +135,7 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 		in.closeOps(context.Background())
 		return nil, err
 	}
+	in.watch = newWatcher(in)
 	g, err := in.build(context.Background(), cfg)
 	if err != nil {
 		in.closeOps(context.Background())
@@ -193,7 +196,11 @@ func (l writeBoundListener) Accept() (net.Conn, error) {
 	if err != nil || l.d <= 0 {
 		return c, err
 	}
-	return &writeBoundConn{Conn: c, d: l.d}, nil
+	wc := &writeBoundConn{Conn: c, d: l.d}
+	if sc, ok := c.(syscall.Conn); ok {
+		wc.raw, _ = sc.SyscallConn() // for the watcher's peek (gone.go)
+	}
+	return wc, nil
 }
 
 // writeBoundConn bounds every write to the client by d, not the whole
@@ -205,7 +212,8 @@ func (l writeBoundListener) Accept() (net.Conn, error) {
 // writes, like the connection (fasthttp writes a response from one goroutine).
 type writeBoundConn struct {
 	net.Conn
-	d time.Duration
+	d   time.Duration
+	raw syscall.RawConn
 }
 
 func (c *writeBoundConn) Write(p []byte) (int, error) {
@@ -298,6 +306,7 @@ func (in *Instance) Close(ctx context.Context) error {
 	if cerr := in.closeOps(ctx); err == nil {
 		err = cerr
 	}
+	in.watch.close()
 	return err
 }
 

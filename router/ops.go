@@ -29,6 +29,7 @@ type counters struct {
 	served       prometheus.Counter // answers relayed completely
 	failed       prometheus.Counter // requests answered with an upstream error after all attempts
 	streamErrors prometheus.Counter // streams ended by an upstream failure after the first byte
+	clientGone   prometheus.Counter // requests whose client went away before their answer was complete
 }
 
 func newCounters(reg prometheus.Registerer) (counters, error) {
@@ -39,8 +40,10 @@ func newCounters(reg prometheus.Registerer) (counters, error) {
 			Help: "Requests answered with an upstream error after all attempts."}),
 		streamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_stream_errors_total",
 			Help: "Streams ended by an upstream failure after the first byte."}),
+		clientGone: prometheus.NewCounter(prometheus.CounterOpts{Name: "switchyard_client_disconnects_total",
+			Help: "Requests whose client went away before the answer was complete (their upstream call is cut unless a coalesced waiter or the cache fill still needs it)."}),
 	}
-	for _, m := range []prometheus.Collector{c.served, c.failed, c.streamErrors} {
+	for _, m := range []prometheus.Collector{c.served, c.failed, c.streamErrors, c.clientGone} {
 		if err := reg.Register(m); err != nil {
 			return c, err
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -98,6 +99,19 @@ type exchange struct {
 	tctx      context.Context
 	actx      context.Context // the current attempt's span context
 	span      telemetry.Span
+
+	// Ending early (gone.go): the request's context, the line its upstream
+	// call runs on, the watcher's bookkeeping, and the shared stream.
+	rctx         reqContext
+	line         upstream.Line
+	raw          syscall.RawConn
+	lastWrite    atomic.Int64 // unix nanos of the last write to the client
+	wnext, wprev *exchange
+	watched      bool
+	wseq         uint64
+	tail         flightTail                   // a coalesced stream waiter's reader of the leader's events
+	lead         atomic.Pointer[cache.Flight] // the flight this request leads (read by the watcher)
+	filling      atomic.Bool                  // the cache fill still wants the answer (read by the watcher)
 }
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{} }}
@@ -113,6 +127,8 @@ func (g *Generation) acquireExchange(ctx *fasthttp.RequestCtx, ep provider.Endpo
 	x.ui, x.failedUp = -1, -1
 	x.scan.Model = nil // a body refused before scanning must not report the last request's model
 	x.tctx, x.actx = context.Background(), context.Background()
+	x.rctx.reset(context.Background(), x.deadline)
+	x.line.Reset()
 	return x
 }
 
@@ -123,6 +139,7 @@ func (x *exchange) release() {
 	if x.refs.Add(-1) != 0 {
 		return
 	}
+	x.unwatch()
 	x.finishFill(nil)
 	x.dropAnswer()
 	if cap(x.redacted) > 1<<20 || cap(x.upBody) > 1<<20 || cap(x.out) > 1<<20 {
@@ -138,12 +155,15 @@ func (x *exchange) release() {
 	x.translated, x.chatReady, x.chat, x.resp2 = false, false, x.chat[:0], x.resp2[:0]
 	x.key, x.res, x.dec, x.attempts, x.usage, x.ttft, x.outcome, x.streaming = nil, nil, limits.Decision{}, 0, telemetry.Usage{}, 0, 0, false
 	x.tctx, x.actx, x.span = nil, nil, telemetry.Span{}
+	x.rctx.parent, x.tail = nil, flightTail{}
 	exchangePool.Put(x)
 }
 
 // dropAnswer gives back the upstream request and response of the answer in hand.
 func (x *exchange) dropAnswer() {
 	if x.req != nil {
+		x.resp.CloseBodyStream()
+		x.line.Finish(x.resp, false) // a body not read to its end: the connection is closed
 		fasthttp.ReleaseRequest(x.req)
 		fasthttp.ReleaseResponse(x.resp)
 		x.req, x.resp = nil, nil
@@ -166,7 +186,11 @@ func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe 
 	x := g.acquireExchange(ctx, ep, t, stripe)
 	x.key = key
 	defer x.finish()
-	if !x.parse(ctx.PostBody()) || !x.admit() || !x.redact() {
+	if !x.parse(ctx.PostBody()) {
+		return
+	}
+	x.watch() // from here on, a client that leaves ends the request (gone.go)
+	if !x.admit() || !x.redact() || x.gone() {
 		return
 	}
 	r := x.cache()
@@ -251,6 +275,7 @@ func (x *exchange) parse(body []byte) bool {
 	if tel := x.g.in.tel; tel.Tracing() {
 		x.tctx, x.span = tel.StartRequest(context.Background(), &x.ctx.Request.Header, endpointLabel[x.ep], x.t.name, string(x.scan.Model))
 		x.actx = x.tctx
+		x.rctx.parent = x.tctx
 	}
 	return true
 }
@@ -352,7 +377,7 @@ func (x *exchange) redact() bool {
 	}
 	sp := x.g.in.tel.StartPlugin(x.tctx, x.t.redactName, "redact")
 	t0 := time.Now()
-	out, err := x.t.redactor.Redact(x.ctx, x.body, x.redacted[:0], &x.vault)
+	out, err := x.t.redactor.Redact(&x.rctx, x.body, x.redacted[:0], &x.vault)
 	x.t.redactTel.Call(time.Since(t0), err != nil)
 	sp.End(0, pluginErrType(err))
 	if err != nil {
@@ -413,14 +438,26 @@ func (x *exchange) cache() responder {
 		flight, leader := g.cache.Join(x.t.name, k)
 		if leader {
 			f.flight = flight
-		} else if e, ok := x.wait(flight); ok {
-			x.hit = hitResponder{entry: e, how: outcomeCoalesced}
-			x.outcome = telemetry.CacheCoalesced
-			return &x.hit
+			x.lead.Store(flight)
+		} else {
+			if r.Stream && flight.WaitLive(&x.rctx) {
+				if sr := x.follow(flight); sr != nil {
+					return sr
+				}
+			}
+			if e, ok := flight.Wait(&x.rctx); ok {
+				x.hit = hitResponder{entry: e, how: outcomeCoalesced}
+				x.outcome = telemetry.CacheCoalesced
+				return &x.hit
+			}
+			if x.rctx.Err() != nil {
+				return written{} // the client left (or the deadline passed) while waiting
+			}
 		}
 		// The leader failed: make our own call (and store it if it works).
 	}
 	f.active = control.Store()
+	x.filling.Store(f.active)
 	if f.active {
 		f.model = string(r.Model)
 		f.ttl = g.cache.TTL(maxAge, hasMaxAge)
@@ -433,13 +470,6 @@ func (x *exchange) cache() responder {
 		x.outcome = telemetry.CacheMiss
 	}
 	return nil
-}
-
-// wait waits for a coalesced flight's answer until the request's deadline.
-func (x *exchange) wait(f *cache.Flight) (*cache.Entry, bool) {
-	wctx, cancel := context.WithDeadline(context.Background(), x.deadline)
-	defer cancel()
-	return f.Wait(wctx)
 }
 
 // route returns false (after answering 404) when no upstream can serve the
@@ -458,7 +488,7 @@ func (x *exchange) route() bool {
 			PromptTokens: int32(len(x.body) / 4)}
 		sp := g.in.tel.StartPlugin(x.tctx, x.t.routeName, "route")
 		t0 := time.Now()
-		chosen, err := x.t.router.Route(x.ctx, v, x.table, cands)
+		chosen, err := x.t.router.Route(&x.rctx, v, x.table, cands)
 		x.t.routeTel.Call(time.Since(t0), err != nil)
 		sp.End(0, pluginErrType(err))
 		if err != nil {
@@ -533,8 +563,10 @@ func deterministic(r *openai.Request) bool {
 // before the first byte reached the client, which is the case for every
 // attempt here: a stream's first event is read before anything is sent.
 func (x *exchange) forward() responder {
-	if err := x.g.ups.Forward(x.ctx, x, x.cands, x.g.policy, x.deadline); err != nil {
-		x.g.in.count.failed.Inc()
+	if err := x.g.ups.Forward(&x.rctx, x, x.cands, x.g.policy, x.deadline); err != nil {
+		if err != upstream.ErrClientGone {
+			x.g.in.count.failed.Inc()
+		}
 		writeUpstreamError(x.ctx, err)
 		return nil
 	}
@@ -608,7 +640,7 @@ func (x *exchange) try(u *upstream.Upstream) *provider.Error {
 	model := u.Config.Models[string(r.Model)]
 	x.translated = x.ep == provider.Responses && u.Adapter.ResponsesMode(model) == provider.ResponsesTranslated
 	if x.translated {
-		if err := x.translate(u, model); err != nil {
+		if err := x.translate(model); err != nil {
 			return err
 		}
 	} else {
@@ -620,7 +652,7 @@ func (x *exchange) try(u *upstream.Upstream) *provider.Error {
 	x.dropAnswer()
 	x.req, x.resp = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	x.g.in.tel.Inject(x.actx, &x.req.Header)
-	t0, err := u.Send(x.req, x.resp, call, x.deadline)
+	t0, err := u.Send(x.req, x.resp, call, x.deadline, &x.line)
 	if err != nil {
 		if err.Code == "upstream_config" {
 			x.g.in.log.Error("prepare upstream request", "upstream", u.Name, "err", err.Err)
@@ -666,8 +698,12 @@ func (x *exchange) try(u *upstream.Upstream) *provider.Error {
 	stripUsage := !r.IncludeUsage && x.ep != provider.Responses
 	first := x.nextEvent(events, stripUsage)
 	if first != nil && first != io.EOF {
+		if x.line.Cancelled() {
+			u.Abandoned()
+			x.dropAnswer()
+			return upstream.ErrClientGone
+		}
 		u.End(time.Since(t0), true)
-		x.resp.CloseBodyStream()
 		x.dropAnswer()
 		var pe *provider.Error
 		var ae *openai.APIError
@@ -685,20 +721,9 @@ func (x *exchange) try(u *upstream.Upstream) *provider.Error {
 // translated once per request (docs/responses.md), then, per attempt, its model
 // is set to the upstream's. A request no chat upstream can express is a 400;
 // one this upstream cannot is tried elsewhere.
-func (x *exchange) translate(u *upstream.Upstream, model string) *provider.Error {
-	if !x.chatReady {
-		x.tr.Reset()
-		opts := responses.Options{Optional: x.g.optionalTools | responses.ParseToolSet(x.ctx.Request.Header.Peek("x-switchyard-optional-tools"))}
-		chat, err := x.tr.AppendChatRequest(x.chat[:0], x.body, opts)
-		if err != nil {
-			return translationError(u, err)
-		}
-		x.chat = chat
-		if err := openai.Scan(chat, &x.chatScan); err != nil {
-			return &provider.Error{Status: 500, Type: openai.TypeServer, Code: "translation_failed", Err: err,
-				Message: "The Responses request could not be translated for a chat upstream."}
-		}
-		x.chatReady = true
+func (x *exchange) translate(model string) *provider.Error {
+	if err := x.translateOnce(); err != nil {
+		return err
 	}
 	stream := x.tr.Stream()
 	x.call = provider.Call{Endpoint: provider.ChatCompletions, Model: model, Stream: stream}
@@ -707,9 +732,29 @@ func (x *exchange) translate(u *upstream.Upstream, model string) *provider.Error
 	return nil
 }
 
+// translateOnce translates the Responses request to a chat request, once per
+// request: the translator then knows how to turn the chat answer back.
+func (x *exchange) translateOnce() *provider.Error {
+	if !x.chatReady {
+		x.tr.Reset()
+		opts := responses.Options{Optional: x.g.optionalTools | responses.ParseToolSet(x.ctx.Request.Header.Peek("x-switchyard-optional-tools"))}
+		chat, err := x.tr.AppendChatRequest(x.chat[:0], x.body, opts)
+		if err != nil {
+			return translationError(err)
+		}
+		x.chat = chat
+		if err := openai.Scan(chat, &x.chatScan); err != nil {
+			return &provider.Error{Status: 500, Type: openai.TypeServer, Code: "translation_failed", Err: err,
+				Message: "The Responses request could not be translated for a chat upstream."}
+		}
+		x.chatReady = true
+	}
+	return nil
+}
+
 // translationError turns a translator refusal into the attempt's failure:
 // retryable (another upstream may serve it natively) or the client's 400.
-func translationError(u *upstream.Upstream, err error) *provider.Error {
+func translationError(err error) *provider.Error {
 	var re *responses.Error
 	if !errors.As(err, &re) {
 		return &provider.Error{Status: 400, Type: openai.TypeInvalidRequest, Code: "invalid_request", Err: err,

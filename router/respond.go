@@ -2,6 +2,7 @@ package router
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"strconv"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
 	"github.com/switchyard-dev/switchyard/router/responses"
+	"github.com/switchyard-dev/switchyard/router/telemetry"
 	"github.com/switchyard-dev/switchyard/router/upstream"
 )
 
@@ -122,6 +124,7 @@ type streamRelay struct {
 	next       error // error to return before reading further (the first read's)
 	stripUsage bool
 	restore    bool
+	follower   bool // relays another request's stream (a coalesced waiter): no upstream of its own
 	events     int  // events relayed, for a native Responses stream's sequence numbers
 	started    bool // the first event (read before committing) was emitted
 	finished   bool // the stream's last bytes were produced
@@ -139,10 +142,25 @@ func acquireRelay(x *exchange, events provider.EventReader, first error, stripUs
 	return r
 }
 
-// respond commits to the stream: headers now, events as they arrive.
+// respond commits to the stream: headers now, events as they arrive. A
+// leader of a coalesced flight shares its stream from here on (GoLive; its
+// first event is in x.ev).
 func (r *streamRelay) respond(x *exchange) {
 	ctx := x.ctx
-	setServedBy(ctx, x.u)
+	if r.follower {
+		ctx.Response.Header.SetCanonical(hdrCacheCanon, outcomeCoalesced)
+		if m, ok := r.x.tail.f.Meta().(*liveMeta); ok {
+			setServedBy(ctx, m.u)
+		}
+	} else {
+		setServedBy(ctx, x.u)
+		if f := x.fill.flight; f != nil {
+			f.GoLive(&liveMeta{u: x.u, translated: x.translated})
+			if r.next == nil {
+				f.Publish(x.ev.Name, x.ev.Data)
+			}
+		}
+	}
 	ctx.SetContentType("text/event-stream")
 	ctx.Response.Header.Set("Cache-Control", "no-cache")
 	ctx.Response.Header.Set("X-Accel-Buffering", "no")
@@ -290,6 +308,7 @@ func (r *streamRelay) WriteTo(w io.Writer) (int64, error) {
 			if werr != nil {
 				return total, werr // client gone; Close cancels the upstream
 			}
+			x.wrote(time.Now())
 		}
 		if err != nil || r.finished {
 			return total, nil
@@ -323,18 +342,14 @@ func (r *streamRelay) Close() error {
 	}
 	r.closed = true
 	x := r.x
-	if !r.finished { // the client went away mid-stream: store nothing, release waiters
-		x.finishFill(nil)
+	if !r.finished && x.rctx.end(ctxGone) {
+		x.g.in.count.clientGone.Inc() // the client went away mid-stream
 	}
-	x.u.End(time.Since(x.t0), r.failed)
-	if r.finished && !r.failed {
-		// Read the rest of the body (after [DONE] only the chunked terminator
-		// is left): fasthttp keeps a connection for reuse only when its body
-		// was read to the end, and otherwise dials anew for the next stream.
-		r.drain = io.LimitedReader{R: x.resp.BodyStream(), N: 64 << 10}
-		io.Copy(io.Discard, &r.drain)
+	if r.follower {
+		x.tail.f.Unsubscribe()
+	} else {
+		r.closeUpstream()
 	}
-	x.resp.CloseBodyStream()
 	g, stripe := x.g, x.stripe
 	x.sse = nil
 	x.record(x.ctx.Response.StatusCode())
@@ -345,6 +360,101 @@ func (r *streamRelay) Close() error {
 	return nil
 }
 
+// closeUpstream ends the relay's upstream call. A leader whose client left
+// mid-stream first reads the rest for the others while they need it: the
+// coalesced waiters reading it live, and the cache fill (issue 11); the
+// events go nowhere but to them. Then the attempt is recorded and the
+// connection goes back to the pool (the body was read to its end) or is
+// closed, which cancels the cloud's generation.
+func (r *streamRelay) closeUpstream() {
+	x := r.x
+	for !r.finished && x.answerNeeded() {
+		x.wbuf, _ = r.produce(x.wbuf[:0])
+	}
+	if !r.finished { // nobody needs the rest: store nothing, release waiters
+		x.finishFill(nil)
+	}
+	x.u.End(time.Since(x.t0), r.failed)
+	reuse := false
+	if r.finished && !r.failed {
+		// Read the rest of the body (after [DONE] only the chunked terminator
+		// is left): a connection is reused only when its body was read to the
+		// end, and otherwise the next stream dials anew.
+		r.drain = io.LimitedReader{R: x.resp.BodyStream(), N: 64 << 10}
+		_, err := io.Copy(io.Discard, &r.drain)
+		reuse = err == nil && r.drain.N > 0
+	}
+	x.resp.CloseBodyStream()
+	x.line.Finish(x.resp, reuse)
+}
+
+// liveMeta is what a leader tells the waiters of its shared stream.
+type liveMeta struct {
+	u          *upstream.Upstream
+	translated bool // the events are chat chunks to translate to the Responses API
+}
+
+// answerNeeded reports whether someone other than this request's client
+// still needs its upstream answer: live readers of its shared stream, or the
+// cache fill. Safe to call from the watcher.
+func (x *exchange) answerNeeded() bool {
+	f := x.lead.Load()
+	return f != nil && (f.Subscribers() > 0 || x.filling.Load())
+}
+
+// sharesStream is answerNeeded, for the watcher's decision to cut a call.
+func (x *exchange) sharesStream() bool { return x.answerNeeded() }
+
+// follow makes x a reader of the leader's live stream (a coalesced waiter):
+// the events already sent, then each as the leader reads it. It returns nil
+// when the stream ended before x joined (x then takes the stored entry).
+func (x *exchange) follow(f *cache.Flight) responder {
+	m, _ := f.Meta().(*liveMeta)
+	if m == nil || !f.Subscribe() {
+		return nil
+	}
+	x.outcome = telemetry.CacheCoalesced
+	if m.translated {
+		if err := x.translateOnce(); err != nil {
+			f.Unsubscribe()
+			return nil
+		}
+		x.translated = true
+	}
+	x.tail = flightTail{f: f, ctx: &x.rctx}
+	stripUsage := !x.scan.IncludeUsage && x.ep != provider.Responses
+	first := x.nextEvent(&x.tail, stripUsage)
+	r := acquireRelay(x, &x.tail, first, stripUsage)
+	r.follower = true
+	return r
+}
+
+// flightTail reads a coalesced flight's shared stream for one waiter.
+type flightTail struct {
+	f   *cache.Flight
+	ctx context.Context
+	off int
+}
+
+func (t *flightTail) Next(ev *provider.Event) error {
+	name, data, next, err := t.f.Next(t.ctx, t.off)
+	if err != nil {
+		if err == io.EOF {
+			return err
+		}
+		return errSharedStreamCut
+	}
+	t.off = next
+	ev.Name, ev.Data = name, data
+	return nil
+}
+
+func (t *flightTail) Buffered() bool { return t.f.Buffered(t.off) }
+
+// errSharedStreamCut ends a waiter's shared stream that its leader's cloud cut.
+var errSharedStreamCut = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_stream_cut",
+	Message: "The upstream stream ended before its end."}
+
 // nextEvent reads the next event into x.ev, feeding the cache's assembler,
 // and skips the usage-only chunk the router asked for on the client's behalf
 // when the client did not ask for it.
@@ -353,8 +463,11 @@ func (x *exchange) nextEvent(events provider.EventReader, stripUsage bool) error
 		if err := events.Next(&x.ev); err != nil {
 			return err
 		}
+		if x.sse != nil && !x.sse.follower && x.fill.flight != nil {
+			x.fill.flight.Publish(x.ev.Name, x.ev.Data) // for the coalesced waiters
+		}
 		x.feedStream(x.ev.Data)
-		if bytes.Contains(x.ev.Data, usageObject) && scanUsage(x.ev.Data, &x.usage) {
+		if bytes.Contains(x.ev.Data, usageObject) && x.ui >= 0 && scanUsage(x.ev.Data, &x.usage) {
 			// Usage known while the stream runs: an excess over the
 			// estimate counts against the next request now.
 			x.res.Observe(x.usage.Input, x.usage.Output)
@@ -440,6 +553,7 @@ func (x *exchange) feedStream(data []byte) {
 	}
 	if f.asm.Add(data) != nil {
 		f.active = false // not a chat.completion stream we can store
+		x.filling.Store(false)
 	}
 }
 
@@ -475,6 +589,9 @@ func (x *exchange) captureFrames(frames []byte) {
 // Responses stream); any other end stores nothing.
 func (x *exchange) fillStream(complete bool) {
 	f := &x.fill
+	if f.flight != nil {
+		f.flight.EndLive(complete)
+	}
 	if x.ep == provider.Responses {
 		var e *cache.Entry
 		if f.active && complete && len(f.resp) > 0 {
@@ -509,6 +626,8 @@ func (x *exchange) store(e *cache.Entry) *cache.Entry {
 func (x *exchange) finishFill(e *cache.Entry) {
 	if x.fill.flight != nil {
 		x.fill.flight.Done(e)
+		x.lead.Store(nil)
 	}
+	x.filling.Store(false)
 	x.fill = cacheFill{resp: x.fill.resp[:0]}
 }

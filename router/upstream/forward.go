@@ -39,6 +39,12 @@ type Attempt interface {
 var ErrUnavailable = &provider.Error{Status: 502, Type: "api_error", Code: "upstream_unavailable",
 	Message: "No upstream could serve the request."}
 
+// ErrClientGone is the failure of an attempt cut because its client went
+// away (Line.Cancel). Not retryable, and not the upstream's failure. The
+// status is nginx's 499, which only logs and metrics ever see.
+var ErrClientGone = &provider.Error{Status: 499, Type: "api_error", Code: "client_closed_request", Err: ErrCancelled,
+	Message: "The client closed the request before the answer arrived."}
+
 // CodeOverloaded is the code of ErrOverloaded.
 const CodeOverloaded = "overloaded"
 
@@ -129,7 +135,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // attempt is still open: the caller records its end with End. On failure the
 // attempt is recorded, the retry hint noted, and the error says whether another
 // attempt may succeed. t0 is when the request was sent.
-func (u *Upstream) Send(req *fasthttp.Request, resp *fasthttp.Response, call *provider.Call, deadline time.Time) (t0 time.Time, _ *provider.Error) {
+//
+// The call runs on l (see Line): Cancel on l cuts it at once, and the
+// attempt then fails with ErrClientGone. A streamed answer holds its
+// connection on l until l.Finish.
+func (u *Upstream) Send(req *fasthttp.Request, resp *fasthttp.Response, call *provider.Call, deadline time.Time, l *Line) (t0 time.Time, _ *provider.Error) {
 	if err := u.Adapter.Prepare(req, call); err != nil {
 		if errors.Is(err, provider.ErrInvalidRequest) {
 			// This cloud cannot take the request; another candidate may.
@@ -142,12 +152,18 @@ func (u *Upstream) Send(req *fasthttp.Request, resp *fasthttp.Response, call *pr
 	// Streams are read incrementally; JSON answers are read whole into the
 	// response's pooled buffer (no per-request reader objects).
 	resp.StreamBody = call.Stream
+	l.deadline = deadline
+	req.SetUserValue(lineKey{}, l)
 	t0 = time.Now()
 	u.Begin()
 	if err := u.Client.DoDeadline(req, resp, deadline); err != nil {
 		if errors.Is(err, fasthttp.ErrNoFreeConns) {
 			u.Overloaded()
 			return t0, ErrOverloaded
+		}
+		if errors.Is(err, ErrCancelled) {
+			u.Abandoned()
+			return t0, ErrClientGone
 		}
 		u.End(time.Since(t0), true)
 		return t0, TransportError(err)

@@ -54,7 +54,7 @@ func hold(t *testing.T, m *mockcloud.Server, u *Upstream) {
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
 		call := provider.Call{Endpoint: provider.ChatCompletions, Model: "gpt-4o", Body: chatBody}
-		if _, err := u.Send(req, resp, &call, time.Now().Add(2*time.Minute)); err == nil {
+		if _, err := u.Send(req, resp, &call, time.Now().Add(2*time.Minute), new(Line)); err == nil {
 			u.End(0, false)
 		}
 	}()
@@ -84,7 +84,7 @@ func TestPoolFullIsOverload(t *testing.T) {
 	defer fasthttp.ReleaseResponse(resp)
 	call := provider.Call{Endpoint: provider.ChatCompletions, Model: "gpt-4o", Body: chatBody}
 	start := time.Now()
-	_, err := u.Send(req, resp, &call, time.Now().Add(time.Minute))
+	_, err := u.Send(req, resp, &call, time.Now().Add(time.Minute), new(Line))
 	took := time.Since(start)
 	if err == nil || err.Status != 503 || err.Code != CodeOverloaded || !err.Retryable || err.RetryAfter <= 0 ||
 		!errors.Is(err, fasthttp.ErrNoFreeConns) {
@@ -103,7 +103,7 @@ func TestPoolFullIsOverload(t *testing.T) {
 	}
 	// Many overloads never open the breaker.
 	for range FailuresToOpen + 1 {
-		if _, err := u.Send(req, resp, &call, time.Now().Add(time.Minute)); err != ErrOverloaded {
+		if _, err := u.Send(req, resp, &call, time.Now().Add(time.Minute), new(Line)); err != ErrOverloaded {
 			t.Fatalf("full pool: %v", err)
 		}
 	}
@@ -121,7 +121,7 @@ func (a *sendAttempt) Try(u *Upstream) *provider.Error {
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	call := provider.Call{Endpoint: provider.ChatCompletions, Model: "gpt-4o", Body: chatBody}
-	t0, err := u.Send(req, resp, &call, time.Now().Add(time.Minute))
+	t0, err := u.Send(req, resp, &call, time.Now().Add(time.Minute), new(Line))
 	if err != nil {
 		return err
 	}

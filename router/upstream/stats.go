@@ -63,6 +63,11 @@ func (s *Stats) End(d time.Duration, failed bool) {
 	s.openUntil.Store(0)
 }
 
+// Abandoned undoes Begin for an attempt cut because its client went away: it
+// says nothing about the cloud, so it is neither a failure nor a latency
+// sample.
+func (s *Stats) Abandoned() { s.inFlight.Add(-1) }
+
 // Overloaded undoes Begin for an attempt that never reached the cloud because
 // the pool had no free connection. It is counted as an overload only: the
 // cloud is not at fault, so the breaker, error rate, error and request

@@ -44,12 +44,13 @@ func TestTwoThousandStreamsDefaultPool(t *testing.T) {
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			call := provider.Call{Endpoint: provider.ChatCompletions, Model: "gpt-4o", Stream: true, Body: body}
-			t0, perr := u.Send(req, resp, &call, deadline)
+			var line Line
+			t0, perr := u.Send(req, resp, &call, deadline, &line)
 			if perr != nil {
 				firstErr.CompareAndSwap(nil, perr.Error())
 				return
 			}
-			defer resp.CloseBodyStream()
+			defer func() { resp.CloseBodyStream(); line.Finish(resp, false) }()
 			r := sse.AcquireSSEReader(resp.BodyStream(), true)
 			var ev sse.Event
 			n := 0

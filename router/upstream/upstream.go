@@ -120,6 +120,7 @@ func newClient(u provider.Upstream, baseURL string, o PoolOptions) (*fasthttp.Ho
 		MaxConns:            maxConns,
 		MaxIdleConnDuration: 90 * time.Second,
 		MaxConnWaitTimeout:  o.MaxConnWait,
+		Transport:           transport{}, // cancellable calls (transport.go)
 		ReadBufferSize:      o.ReadBufferSize,
 		// The write buffer is held only while a request is written.
 		WriteBufferSize:               16 << 10,
