@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
 
 	"github.com/switchyard-dev/switchyard/internal/mockcloud"
 	"github.com/switchyard-dev/switchyard/router/config"
@@ -195,5 +197,77 @@ func TestCoalescedAcrossModes(t *testing.T) {
 	}
 	if got := m.Calls(); got != 2 {
 		t.Fatalf("upstream calls %d, want 2", got)
+	}
+}
+
+// readResponsesStream consumes one streamed Responses answer with openai-go:
+// the output text deltas, their arrival times, the completed Response's text.
+func readResponsesStream(base, prompt string, started chan<- struct{}) (out streamed, final string) {
+	c := openai.NewClient(option.WithBaseURL(base+"/v1"), option.WithAPIKey("sk-any"), option.WithMaxRetries(0))
+	var raw *http.Response
+	st := c.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{Model: "codex", Temperature: openai.Float(0),
+		Input: responses.ResponseNewParamsInputUnion{OfString: openai.String(prompt)}}, option.WithResponseInto(&raw))
+	var b strings.Builder
+	for st.Next() {
+		switch ev := st.Current(); ev.Type {
+		case "response.output_text.delta":
+			b.WriteString(ev.Delta)
+			out.times = append(out.times, time.Now())
+			if len(out.times) == 1 && started != nil {
+				close(started)
+			}
+		case "response.completed":
+			final = ev.AsResponseCompleted().Response.OutputText()
+		}
+	}
+	out.text, out.err = b.String(), st.Err()
+	if raw != nil {
+		out.cache = raw.Header.Get("x-switchyard-cache")
+	}
+	return out, final
+}
+
+// Live sharing holds for the Responses API too, native and translated from
+// Chat Completions: the waiter's deltas arrive while the leader's stream
+// runs, with the same text and a completed Response of its own.
+func TestCoalescedResponsesStreamIsLive(t *testing.T) {
+	o := startMock(t, mockcloud.Options{Provider: "openai", APIKey: "sk-test", ChunkDelay: 30 * time.Millisecond})
+	b := startMock(t, mockcloud.Options{Provider: "bedrock", AccessKeyID: "AKIDTEST", SecretAccessKey: "test-secret", ChunkDelay: 30 * time.Millisecond})
+	ups := map[string]config.Upstream{
+		"native": {Name: "openai", Provider: "openai", BaseURL: o.URL(), Auth: config.Auth{APIKey: "sk-test"},
+			Models: map[string]string{"codex": "gpt-oss-120b"}},
+		"translated": {Name: "bedrock-converse", Provider: "bedrock", BaseURL: b.URL(), Region: "us-east-1", API: "converse",
+			Auth: config.Auth{AccessKeyID: "AKIDTEST", SecretAccessKey: "test-secret"}, Models: map[string]string{"codex": "openai.gpt-oss-120b-1:0"}},
+	}
+	for name, u := range ups {
+		t.Run(name, func(t *testing.T) {
+			base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{u}})
+			prompt := name + " " + liveWords
+			started := make(chan struct{})
+			type result struct {
+				s     streamed
+				final string
+			}
+			leaderDone := make(chan result, 1)
+			go func() {
+				s, f := readResponsesStream(base, prompt, started)
+				leaderDone <- result{s, f}
+			}()
+			<-started
+			waiter, wfinal := readResponsesStream(base, prompt, nil)
+			leader := <-leaderDone
+			if leader.s.err != nil || waiter.err != nil {
+				t.Fatalf("leader %v, waiter %v", leader.s.err, waiter.err)
+			}
+			if !strings.Contains(leader.s.text, prompt) || waiter.text != leader.s.text || wfinal != waiter.text || leader.final != leader.s.text {
+				t.Fatalf("leader %q (final %q), waiter %q (final %q)", leader.s.text, leader.final, waiter.text, wfinal)
+			}
+			if leader.s.cache != "miss" || waiter.cache != "coalesced" {
+				t.Fatalf("cache outcomes: leader %q, waiter %q", leader.s.cache, waiter.cache)
+			}
+			if !waiter.times[0].Before(leader.s.times[len(leader.s.times)-1]) {
+				t.Fatal("the waiter's first delta came after the leader's stream ended")
+			}
+		})
 	}
 }
