@@ -150,8 +150,16 @@ func (x *exchange) dropAnswer() {
 	}
 }
 
-// api serves one OpenAI API call: the stages of DESIGN §1, in order.
+// api serves one OpenAI API call: the stages of DESIGN §1, in order. It
+// starts with the PoP-wide bound (load.go): beyond it the request is answered
+// 503 overloaded at once, before it costs a key lookup.
 func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe int) {
+	ld := &g.in.load
+	if !ld.enter(g.cfg.Limits.MaxInFlight) {
+		g.overloaded(ctx, telemetry.OverloadInFlight)
+		return
+	}
+	defer ld.leave() // a stream's relay holds its own slot (beginStream)
 	if !accept(ctx) {
 		return
 	}
@@ -166,7 +174,7 @@ func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe 
 	x := g.acquireExchange(ctx, ep, t, stripe)
 	x.key = key
 	defer x.finish()
-	if !x.parse(ctx.PostBody()) || !x.admit() || !x.redact() {
+	if !x.parse(ctx.PostBody()) || !x.streamRoom() || !x.admit() || !x.redact() {
 		return
 	}
 	r := x.cache()
@@ -179,6 +187,17 @@ func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe 
 		}
 	}
 	x.respond(r)
+}
+
+// streamRoom refuses a stream request while limits.max_streams streams are
+// live (answered 503 overloaded), before it is charged to a rate limit or
+// reaches a plugin or an upstream.
+func (x *exchange) streamRoom() bool {
+	if !x.scan.Stream || x.g.in.load.streamRoom(x.g.cfg.Limits.MaxStreams) {
+		return true
+	}
+	x.g.overloaded(x.ctx, telemetry.OverloadStreams)
+	return false
 }
 
 // accept refuses what is not an API call: the method and the content type.
@@ -534,7 +553,11 @@ func deterministic(r *openai.Request) bool {
 // attempt here: a stream's first event is read before anything is sent.
 func (x *exchange) forward() responder {
 	if err := x.g.ups.Forward(x.ctx, x, x.cands, x.g.policy, x.deadline); err != nil {
-		x.g.in.count.failed.Inc()
+		if err.Code == upstream.CodeOverloaded {
+			x.g.in.tel.Overload(telemetry.OverloadPool) // every pool was full: not an upstream failure
+		} else {
+			x.g.in.count.failed.Inc()
+		}
 		writeUpstreamError(x.ctx, err)
 		return nil
 	}
@@ -579,6 +602,8 @@ func attemptResult(e *provider.Error) telemetry.Result {
 		return telemetry.ResultTimeout
 	case "upstream_unavailable":
 		return telemetry.ResultConnection
+	case upstream.CodeOverloaded:
+		return telemetry.ResultOverloaded
 	}
 	return telemetry.ResultForStatus(e.Status)
 }
