@@ -130,8 +130,23 @@ func (g *Generation) readyz(ctx *fasthttp.RequestCtx) {
 	ctx.SetContentType("application/json")
 	b := []byte(`{"status":`)
 	if len(problems) == 0 && !g.in.closed.Load() {
-		b = append(b, `"ready"}`...)
-		ctx.SetBody(b)
+		lim, ld := &g.cfg.Limits, &g.in.load
+		if !ld.busy(lim.MaxStreams, lim.MaxInFlight) {
+			ctx.SetBody(append(b, `"ready"}`...))
+			return
+		}
+		// At a PoP-wide bound: a load balancer sends new clients elsewhere
+		// until streams end. The counts say which bound is reached.
+		ctx.SetStatusCode(503)
+		b = append(b, `"busy","streams":`...)
+		b = strconv.AppendInt(b, ld.streams.Load(), 10)
+		b = append(b, `,"max_streams":`...)
+		b = strconv.AppendInt(b, lim.MaxStreams, 10)
+		b = append(b, `,"in_flight":`...)
+		b = strconv.AppendInt(b, ld.inFlight.Load(), 10)
+		b = append(b, `,"max_in_flight":`...)
+		b = strconv.AppendInt(b, lim.MaxInFlight, 10)
+		ctx.SetBody(append(b, '}'))
 		return
 	}
 	ctx.SetStatusCode(503)

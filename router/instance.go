@@ -93,6 +93,7 @@ type Instance struct {
 	reg      *upstream.Registry
 	tel      *telemetry.Telemetry // metrics and tracing; process lifetime
 	count    counters
+	load     load            // what the PoP serves now, against the generation's bounds (load.go)
 	limiter  *limits.Limiter // rate-limit and budget counters; survive reloads
 	keys     *limits.Keys    // managed keys; nil without keys.file
 	admin    *admin.Server   // nil without admin.listen
@@ -136,6 +137,7 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 		return nil, err
 	}
 	in.watch = newWatcher(in)
+	in.setPoolOptions(cfg)
 	g, err := in.build(context.Background(), cfg)
 	if err != nil {
 		in.closeOps(context.Background())
@@ -271,6 +273,7 @@ func (in *Instance) Reload(ctx context.Context, cfg *config.Config) error {
 		in.log.Warn("reload: listener limits (body, header, read/write/idle timeouts) take effect at the next restart")
 	}
 	in.warnOps(cfg)
+	in.setPoolOptions(cfg)
 	g, err := in.build(ctx, cfg)
 	if err != nil {
 		return err
@@ -278,6 +281,15 @@ func (in *Instance) Reload(ctx context.Context, cfg *config.Config) error {
 	old := in.cur.Swap(g)
 	old.retire()
 	return nil
+}
+
+// setPoolOptions gives cfg's upstream_pool settings to the registry before a
+// generation is built from cfg: the pools that build makes use them, and a
+// pool whose settings did not change is kept. Every build is preceded by
+// this call, so a failed reload's settings never outlive it.
+func (in *Instance) setPoolOptions(cfg *config.Config) {
+	in.reg.SetPoolOptions(upstream.PoolOptions{MaxConnWait: cfg.UpstreamPool.MaxConnWait,
+		ReadBufferSize: int(cfg.UpstreamPool.ReadBufferBytes)})
 }
 
 // ErrClosed is returned by Reload after Close.

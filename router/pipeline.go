@@ -170,8 +170,16 @@ func (x *exchange) dropAnswer() {
 	}
 }
 
-// api serves one OpenAI API call: the stages of DESIGN §1, in order.
+// api serves one OpenAI API call: the stages of DESIGN §1, in order. It
+// starts with the PoP-wide bound (load.go): beyond it the request is answered
+// 503 overloaded at once, before it costs a key lookup.
 func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe int) {
+	ld := &g.in.load
+	if !ld.enter(g.cfg.Limits.MaxInFlight) {
+		g.overloaded(ctx, telemetry.OverloadInFlight)
+		return
+	}
+	defer ld.leave() // a stream's relay holds its own slot (beginStream)
 	if !accept(ctx) {
 		return
 	}
@@ -186,7 +194,7 @@ func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe 
 	x := g.acquireExchange(ctx, ep, t, stripe)
 	x.key = key
 	defer x.finish()
-	if !x.parse(ctx.PostBody()) {
+	if !x.parse(ctx.PostBody()) || !x.streamRoom() {
 		return
 	}
 	x.watch() // from here on, a client that leaves ends the request (gone.go)
@@ -203,6 +211,17 @@ func (g *Generation) api(ctx *fasthttp.RequestCtx, ep provider.Endpoint, stripe 
 		}
 	}
 	x.respond(r)
+}
+
+// streamRoom refuses a stream request while limits.max_streams streams are
+// live (answered 503 overloaded), before it is charged to a rate limit or
+// reaches a plugin or an upstream.
+func (x *exchange) streamRoom() bool {
+	if !x.scan.Stream || x.g.in.load.streamRoom(x.g.cfg.Limits.MaxStreams) {
+		return true
+	}
+	x.g.overloaded(x.ctx, telemetry.OverloadStreams)
+	return false
 }
 
 // accept refuses what is not an API call: the method and the content type.
@@ -564,7 +583,10 @@ func deterministic(r *openai.Request) bool {
 // attempt here: a stream's first event is read before anything is sent.
 func (x *exchange) forward() responder {
 	if err := x.g.ups.Forward(&x.rctx, x, x.cands, x.g.policy, x.deadline); err != nil {
-		if err != upstream.ErrClientGone {
+		switch {
+		case err.Code == upstream.CodeOverloaded:
+			x.g.in.tel.Overload(telemetry.OverloadPool) // every pool was full: not an upstream failure
+		case err != upstream.ErrClientGone:
 			x.g.in.count.failed.Inc()
 		}
 		writeUpstreamError(x.ctx, err)
@@ -611,6 +633,8 @@ func attemptResult(e *provider.Error) telemetry.Result {
 		return telemetry.ResultTimeout
 	case "upstream_unavailable":
 		return telemetry.ResultConnection
+	case upstream.CodeOverloaded:
+		return telemetry.ResultOverloaded
 	}
 	return telemetry.ResultForStatus(e.Status)
 }

@@ -174,6 +174,7 @@ func (r *streamRelay) respond(x *exchange) {
 	x.streaming = true // Close records the request
 	x.refs.Add(1)      // the relay's hold on the exchange; Close drops it
 	x.g.hold(x.stripe) // and on the generation
+	x.g.in.load.beginStream()
 	ctx.Response.SetBodyStream(r, -1)
 }
 
@@ -354,6 +355,7 @@ func (r *streamRelay) Close() error {
 	x.sse = nil
 	x.record(x.ctx.Response.StatusCode())
 	x.release()
+	g.in.load.endStream()
 	g.leave(stripe)
 	*r = streamRelay{pending: r.pending[:0]}
 	relayPool.Put(r)

@@ -24,6 +24,8 @@ type Config struct {
 	Tenants []Tenant `koanf:"tenants"`
 	// Upstreams are the clouds requests are forwarded to, in default order.
 	Upstreams []Upstream `koanf:"upstreams"`
+	// UpstreamPool holds the connection-pool settings shared by every upstream.
+	UpstreamPool UpstreamPool `koanf:"upstream_pool"`
 	// Plugins are the Wasm (or native) plugins, applied in this order.
 	Plugins []Plugin `koanf:"plugins"`
 	// Responses configures the Responses API on chat-only upstreams.
@@ -61,6 +63,29 @@ type Limits struct {
 	// MaxRetryAfter is the longest retry-after the router waits for before the
 	// next attempt; a longer hint makes that upstream skipped. Default 2s.
 	MaxRetryAfter time.Duration `koanf:"max_retry_after"`
+	// MaxInFlight bounds the API requests the PoP serves at once, live
+	// streams included; beyond it a request gets 503 "overloaded" at once and
+	// /readyz reports busy. Default 25,000 (docs/RATIONALE.md "Why a PoP-wide
+	// bound, and why 20,000 streams?").
+	MaxInFlight int64 `koanf:"max_in_flight"`
+	// MaxStreams bounds the live streams the PoP relays at once; beyond it a
+	// new stream request gets 503 "overloaded". Default 20,000.
+	MaxStreams int64 `koanf:"max_streams"`
+}
+
+// UpstreamPool configures the upstreams' connection pools as a whole (each
+// upstream's own cap is upstreams[].max_conns). Zero fields take
+// router/upstream's defaults; a reload applies them to the pools it builds
+// (an upstream whose settings are unchanged keeps its warm pool otherwise).
+type UpstreamPool struct {
+	// MaxConnWait is how long a request waits for a connection of a full
+	// pool before it is answered as a local overload (503 "overloaded", or
+	// the next cloud with room). Default 100ms.
+	MaxConnWait time.Duration `koanf:"max_conn_wait"`
+	// ReadBufferBytes is each upstream connection's read buffer, held for a
+	// stream's whole life; a cloud's response headers must fit in it.
+	// Default 4KiB.
+	ReadBufferBytes ByteSize `koanf:"read_buffer_bytes"`
 }
 
 // Tenant is one customer of this PoP.

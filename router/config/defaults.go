@@ -17,6 +17,8 @@ const (
 	DefaultRequestTimeout  = 10 * time.Minute
 	DefaultMaxAttempts     = 3
 	DefaultMaxRetryAfter   = 2 * time.Second
+	DefaultMaxInFlight     = 25_000
+	DefaultMaxStreams      = 20_000
 	DefaultAzureAPIVersion = "2024-10-21"
 	DefaultCachePolicy     = PolicyDeterministic
 	DefaultLogLevel        = "info"
@@ -72,6 +74,8 @@ func (c *Config) ApplyDefaults() {
 	setNum(&l.RequestTimeout, DefaultRequestTimeout)
 	setNum(&l.MaxAttempts, DefaultMaxAttempts)
 	setNum(&l.MaxRetryAfter, DefaultMaxRetryAfter)
+	setNum(&l.MaxInFlight, DefaultMaxInFlight)
+	setNum(&l.MaxStreams, DefaultMaxStreams)
 
 	for i := range c.Upstreams {
 		u := &c.Upstreams[i]

@@ -147,20 +147,23 @@ func TestEnvOverrideBadValue(t *testing.T) {
 // TestEnvNames pins the documented mapping: path, upper case, dots → underscores.
 func TestEnvNames(t *testing.T) {
 	want := map[string]string{
-		"SWITCHYARD_LISTEN":                         "listen",
-		"SWITCHYARD_PPROF":                          "pprof",
-		"SWITCHYARD_POP_NAME":                       "pop.name",
-		"SWITCHYARD_LIMITS_MAX_BODY_BYTES":          "limits.max_body_bytes",
-		"SWITCHYARD_LIMITS_MAX_RETRY_AFTER":         "limits.max_retry_after",
-		"SWITCHYARD_CACHE_POLICY":                   "cache.policy",
-		"SWITCHYARD_CACHE_MAX_ENTRY_BYTES":          "cache.max_entry_bytes",
-		"SWITCHYARD_ADMIN_TOKEN":                    "admin.token",
-		"SWITCHYARD_ADMIN_LISTEN":                   "admin.listen",
-		"SWITCHYARD_KEYS_FILE":                      "keys.file",
-		"SWITCHYARD_TELEMETRY_TRACING_SAMPLE_RATIO": "telemetry.tracing.sample_ratio",
-		"SWITCHYARD_LOG_LEVEL":                      "log.level",
-		"SWITCHYARD_LOG_ACCESS":                     "log.access",
-		"SWITCHYARD_LIMITS_MAX_HEADER_BYTES":        "limits.max_header_bytes",
+		"SWITCHYARD_LISTEN":                          "listen",
+		"SWITCHYARD_PPROF":                           "pprof",
+		"SWITCHYARD_POP_NAME":                        "pop.name",
+		"SWITCHYARD_LIMITS_MAX_BODY_BYTES":           "limits.max_body_bytes",
+		"SWITCHYARD_LIMITS_MAX_RETRY_AFTER":          "limits.max_retry_after",
+		"SWITCHYARD_CACHE_POLICY":                    "cache.policy",
+		"SWITCHYARD_CACHE_MAX_ENTRY_BYTES":           "cache.max_entry_bytes",
+		"SWITCHYARD_ADMIN_TOKEN":                     "admin.token",
+		"SWITCHYARD_ADMIN_LISTEN":                    "admin.listen",
+		"SWITCHYARD_KEYS_FILE":                       "keys.file",
+		"SWITCHYARD_TELEMETRY_TRACING_SAMPLE_RATIO":  "telemetry.tracing.sample_ratio",
+		"SWITCHYARD_LOG_LEVEL":                       "log.level",
+		"SWITCHYARD_LOG_ACCESS":                      "log.access",
+		"SWITCHYARD_LIMITS_MAX_HEADER_BYTES":         "limits.max_header_bytes",
+		"SWITCHYARD_LIMITS_MAX_STREAMS":              "limits.max_streams",
+		"SWITCHYARD_UPSTREAM_POOL_MAX_CONN_WAIT":     "upstream_pool.max_conn_wait",
+		"SWITCHYARD_UPSTREAM_POOL_READ_BUFFER_BYTES": "upstream_pool.read_buffer_bytes",
 	}
 	for name, path := range want {
 		if envPaths[name] != path {
@@ -172,8 +175,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s maps into a list or map (%s); only struct fields are overridable", name, path)
 		}
 	}
-	if len(envPaths) != 29 {
-		t.Errorf("%d environment variables, want 29 (update docs/config.md when the schema grows)", len(envPaths))
+	if len(envPaths) != 33 {
+		t.Errorf("%d environment variables, want 33 (update docs/config.md when the schema grows)", len(envPaths))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrInvalid is what every *ValidationError unwraps to, so callers can test
@@ -128,6 +129,16 @@ func (c *Config) validate(ps *problems) {
 	positive(ps, "limits.request_timeout", int64(l.RequestTimeout))
 	positive(ps, "limits.max_attempts", int64(l.MaxAttempts))
 	positive(ps, "limits.max_retry_after", int64(l.MaxRetryAfter))
+	between(ps, "limits.max_in_flight", l.MaxInFlight, 1, maxConcurrency)
+	between(ps, "limits.max_streams", l.MaxStreams, 1, maxConcurrency)
+	up := c.UpstreamPool
+	if up.MaxConnWait < 0 || up.MaxConnWait > maxConnWait {
+		ps.add("upstream_pool.max_conn_wait", "expected 0 (the default, 100ms) to %v; got %v", maxConnWait, up.MaxConnWait)
+	}
+	if up.ReadBufferBytes != 0 && (up.ReadBufferBytes < minReadBuffer || up.ReadBufferBytes > maxReadBuffer) {
+		ps.add("upstream_pool.read_buffer_bytes", "expected 0 (the default, 4KiB) or %v to %v: a cloud's response headers must fit in it; got %v",
+			minReadBuffer, maxReadBuffer, up.ReadBufferBytes)
+	}
 
 	c.validateUpstreams(ps)
 	plugins := c.validatePlugins(ps)
@@ -398,6 +409,25 @@ func onlyFor(ps *problems, path, v, providers string) {
 func positive(ps *problems, path string, v int64) {
 	if v <= 0 {
 		ps.add(path, "must be positive")
+	}
+}
+
+// Bounds of the PoP-wide settings: beyond them a value is a typo, not a plan.
+// Why these? A million concurrent requests is past what one process's file
+// descriptors and memory hold; a pool wait over 10s is a queue behind
+// minute-long streams, not an overload answer; a read buffer over 1MiB per
+// connection multiplies by every live stream.
+const (
+	maxConcurrency = 1 << 20
+	maxConnWait    = 10 * time.Second
+	minReadBuffer  = 1 * KiB
+	maxReadBuffer  = 1 * MiB
+)
+
+// between reports v outside [lo, hi].
+func between(ps *problems, path string, v, lo, hi int64) {
+	if v < lo || v > hi {
+		ps.add(path, "expected %d to %d; got %d", lo, hi, v)
 	}
 }
 

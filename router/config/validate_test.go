@@ -52,8 +52,13 @@ func TestApplyDefaults(t *testing.T) {
 	if c.Listen != "127.0.0.1:8080" || c.Limits.MaxBodyBytes != 4*MiB || c.Limits.MaxHeaderBytes != 16*KiB ||
 		c.Limits.ReadTimeout != 30*time.Second || c.Limits.WriteTimeout != 60*time.Second ||
 		c.Limits.IdleTimeout != 120*time.Second || c.Limits.RequestTimeout != 10*time.Minute ||
-		c.Limits.MaxAttempts != 3 || c.Limits.MaxRetryAfter != 2*time.Second {
+		c.Limits.MaxAttempts != 3 || c.Limits.MaxRetryAfter != 2*time.Second ||
+		c.Limits.MaxInFlight != 25_000 || c.Limits.MaxStreams != 20_000 {
 		t.Errorf("top-level defaults: %+v %+v", c.Listen, c.Limits)
+	}
+	// The pool's settings stay zero: router/upstream owns their defaults.
+	if c.UpstreamPool != (UpstreamPool{}) {
+		t.Errorf("upstream_pool defaults: %+v", c.UpstreamPool)
 	}
 	cc := c.Cache
 	cc.Models = nil
@@ -177,6 +182,12 @@ func TestValidateRules(t *testing.T) {
 		{"limits body", func(c *Config) { c.Limits.MaxBodyBytes = -1 }, "limits.max_body_bytes", "positive"},
 		{"limits attempts", func(c *Config) { c.Limits.MaxAttempts = -2 }, "limits.max_attempts", "positive"},
 		{"limits timeout", func(c *Config) { c.Limits.RequestTimeout = -time.Second }, "limits.request_timeout", "positive"},
+		{"limits in flight", func(c *Config) { c.Limits.MaxInFlight = -1 }, "limits.max_in_flight", "expected 1 to 1048576"},
+		{"limits streams", func(c *Config) { c.Limits.MaxStreams = 1 << 30 }, "limits.max_streams", "expected 1 to 1048576"},
+		{"pool wait negative", func(c *Config) { c.UpstreamPool.MaxConnWait = -time.Millisecond }, "upstream_pool.max_conn_wait", "expected 0"},
+		{"pool wait too long", func(c *Config) { c.UpstreamPool.MaxConnWait = time.Minute }, "upstream_pool.max_conn_wait", "to 10s"},
+		{"pool buffer small", func(c *Config) { c.UpstreamPool.ReadBufferBytes = 512 }, "upstream_pool.read_buffer_bytes", "headers must fit"},
+		{"pool buffer large", func(c *Config) { c.UpstreamPool.ReadBufferBytes = 64 * MiB }, "upstream_pool.read_buffer_bytes", "1KiB to 1MiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

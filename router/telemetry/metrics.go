@@ -53,6 +53,7 @@ type families struct {
 	pluginCalls *prometheus.CounterVec
 	pluginFails *prometheus.CounterVec
 	pluginDur   *prometheus.HistogramVec
+	overloads   *prometheus.CounterVec
 }
 
 func newFamilies() *families {
@@ -111,12 +112,16 @@ func newFamilies() *families {
 			Help:    "Duration of one plugin hook call.",
 			Buckets: pluginBuckets,
 		}, []string{lPlugin, lHook}),
+		overloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchyard_overloads_total",
+			Help: "Requests answered 503 overloaded by the router itself, by reason: pool (every candidate's connection pool full), pop_streams (limits.max_streams), pop_in_flight (limits.max_in_flight). Never an upstream failure.",
+		}, []string{lReason}),
 	}
 }
 
 func (f *families) collectors() []prometheus.Collector {
 	return []prometheus.Collector{f.requests, f.duration, f.ttft, f.tokenUsage, f.tokens, f.cost,
-		f.attempts, f.attemptDur, f.fallbacks, f.pluginCalls, f.pluginFails, f.pluginDur}
+		f.attempts, f.attemptDur, f.fallbacks, f.pluginCalls, f.pluginFails, f.pluginDur, f.overloads}
 }
 
 // Labels name one (endpoint, tenant, model, upstream) combination. Values
@@ -171,10 +176,11 @@ const (
 	ResultStreamError               // the stream failed before its first event
 	ResultUnavailable               // skipped: breaker open, cooling after retry-after, or credentials not ready
 	ResultCanceled                  // the client went away
+	ResultOverloaded                // refused locally: the upstream's connection pool was full (not the cloud's failure)
 	numResult
 )
 
-var resultNames = [numResult]string{"ok", "rate_limited", "server_error", "client_error", "timeout", "connection", "stream_error", "unavailable", "canceled"}
+var resultNames = [numResult]string{"ok", "rate_limited", "server_error", "client_error", "timeout", "connection", "stream_error", "unavailable", "canceled", "overloaded"}
 
 func (r Result) String() string {
 	if r < numResult {
@@ -416,7 +422,7 @@ func (h *Handles) Attempt(r Result, d time.Duration) {
 		return
 	}
 	h.attempts[r].Inc()
-	if r != ResultUnavailable {
+	if r != ResultUnavailable && r != ResultOverloaded { // neither reached the cloud
 		h.attemptDur.Observe(d.Seconds())
 	}
 }
@@ -428,6 +434,33 @@ func (h *Handles) Fallback(reason Result) {
 		return
 	}
 	h.fallbacks[reason].Inc()
+}
+
+// OverloadReason is why the router answered a request 503 overloaded itself.
+type OverloadReason uint8
+
+const (
+	OverloadPool     OverloadReason = iota // every candidate's connection pool was full
+	OverloadStreams                        // limits.max_streams reached
+	OverloadInFlight                       // limits.max_in_flight reached
+	numOverload
+)
+
+var overloadNames = [numOverload]string{"pool", "pop_streams", "pop_in_flight"}
+
+func (r OverloadReason) String() string {
+	if r < numOverload {
+		return overloadNames[r]
+	}
+	return "unknown"
+}
+
+// Overload counts one local overload answer. It allocates nothing (the
+// children are resolved in New): an overload storm must not add garbage.
+func (t *Telemetry) Overload(r OverloadReason) {
+	if r < numOverload {
+		t.overloads[r].Inc()
+	}
 }
 
 // PluginHandles count the calls of one plugin hook. Safe for concurrent use;

@@ -150,6 +150,28 @@ func TestMetricsContinueAcrossReloads(t *testing.T) {
 	}
 }
 
+// Local overloads are counted by reason, and an overloaded attempt is its
+// own result: not a server error, and no attempt duration (it never reached
+// the cloud).
+func TestOverloads(t *testing.T) {
+	tel := newTel(t, Config{NoProcessMetrics: true})
+	tel.Overload(OverloadPool)
+	tel.Overload(OverloadStreams)
+	tel.Overload(OverloadStreams)
+	tel.Overload(OverloadReason(200)) // out of range: ignored, not a panic
+	h := tel.Handles(azure)
+	h.Attempt(ResultOverloaded, time.Second)
+	m := scrape(t, tel)
+	mustLine(t, m, `switchyard_overloads_total{reason="pool"}`, "1")
+	mustLine(t, m, `switchyard_overloads_total{reason="pop_streams"}`, "2")
+	mustLine(t, m, `switchyard_overloads_total{reason="pop_in_flight"}`, "0")
+	mustLine(t, m, `switchyard_upstream_attempts_total{result="overloaded",upstream="`+azure.Upstream+`"}`, "1")
+	mustLine(t, m, `switchyard_upstream_attempts_total{result="server_error",upstream="`+azure.Upstream+`"}`, "0")
+	if strings.Contains(m, `gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="azure.ai.openai",gen_ai_request_model="`+azure.Model+`",upstream="`+azure.Upstream+`"} 1`) {
+		t.Fatal("an overloaded attempt observed a duration")
+	}
+}
+
 func TestLabelValuesAreEscaped(t *testing.T) {
 	tel := newTel(t, Config{NoProcessMetrics: true})
 	h := tel.Handles(Labels{Endpoint: "chat", Tenant: "a\"b\\c\nd", Model: "m", Upstream: "u", Provider: "openai"})
@@ -194,7 +216,10 @@ type fakeStats struct{}
 
 func (fakeStats) UpstreamStats(dst []UpstreamStat) []UpstreamStat {
 	return append(dst, UpstreamStat{Name: "bedrock-us", Provider: "bedrock", Healthy: false, Breaker: BreakerOpen,
-		InFlight: 3, LatencyEWMA: 1500 * time.Millisecond, TTFBEWMA: 250 * time.Millisecond, ErrorRate: 0.5})
+		InFlight: 3, LatencyEWMA: 1500 * time.Millisecond, TTFBEWMA: 250 * time.Millisecond, ErrorRate: 0.5, Overloads: 6})
+}
+func (fakeStats) LoadStats() LoadStat {
+	return LoadStat{Streams: 12, InFlight: 15, MaxStreams: 20, MaxInFlight: 25}
 }
 func (fakeStats) PluginStats(dst []PluginStat) []PluginStat {
 	return append(dst, PluginStat{Name: "pii", Module: "sha256:ab", Version: "1.2.0", Healthy: true, Skipped: 4, Rebuilds: 1, PoolSize: 4, PoolIdle: 3})
@@ -217,6 +242,11 @@ func TestLiveStatsAreReadAtScrape(t *testing.T) {
 	mustLine(t, m, `switchyard_upstream_latency_ewma_seconds{upstream="bedrock-us"}`, "1.5")
 	mustLine(t, m, `switchyard_upstream_ttfb_ewma_seconds{upstream="bedrock-us"}`, "0.25")
 	mustLine(t, m, `switchyard_upstream_error_ratio{upstream="bedrock-us"}`, "0.5")
+	mustLine(t, m, `switchyard_upstream_overloads_total{upstream="bedrock-us"}`, "6")
+	mustLine(t, m, `switchyard_streams_live`, "12")
+	mustLine(t, m, `switchyard_requests_in_flight`, "15")
+	mustLine(t, m, `switchyard_streams_max`, "20")
+	mustLine(t, m, `switchyard_requests_in_flight_max`, "25")
 	mustLine(t, m, `switchyard_plugin_healthy{module="sha256:ab",plugin="pii",version="1.2.0"}`, "1")
 	mustLine(t, m, `switchyard_plugin_pool_instances{plugin="pii",state="busy"}`, "1")
 	mustLine(t, m, `switchyard_cache_hits_total`, "7")

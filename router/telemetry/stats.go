@@ -16,6 +16,15 @@ type Stats interface {
 	PluginStats(dst []PluginStat) []PluginStat
 	// CacheStats reports false when the instance has no cache.
 	CacheStats() (CacheStat, bool)
+	// LoadStats is what the PoP serves now and its bounds.
+	LoadStats() LoadStat
+}
+
+// LoadStat is the PoP's live load against its bounds (limits.max_streams,
+// limits.max_in_flight); a zero bound is exported as absent.
+type LoadStat struct {
+	Streams, InFlight       int64 // live streams; API requests being served, streams included
+	MaxStreams, MaxInFlight int64
 }
 
 // Breaker is an upstream's circuit breaker state.
@@ -45,6 +54,7 @@ type UpstreamStat struct {
 	LatencyEWMA    time.Duration // whole answer
 	TTFBEWMA       time.Duration // first byte
 	ErrorRate      float64       // EWMA of failed attempts, 0..1
+	Overloads      uint64        // attempts refused locally because the pool was full (not failures)
 }
 
 // PluginStat is one plugin's live state from the plugin host.
@@ -81,6 +91,12 @@ var (
 	dUpLatency  = prometheus.NewDesc("switchyard_upstream_latency_ewma_seconds", "EWMA of the upstream's whole-answer latency.", []string{lUpstream}, nil)
 	dUpTTFB     = prometheus.NewDesc("switchyard_upstream_ttfb_ewma_seconds", "EWMA of the upstream's time to first byte.", []string{lUpstream}, nil)
 	dUpErrRate  = prometheus.NewDesc("switchyard_upstream_error_ratio", "EWMA of the upstream's failed attempts (0..1).", []string{lUpstream}, nil)
+	dUpOverload = prometheus.NewDesc("switchyard_upstream_overloads_total", "Attempts refused by the router because the upstream's connection pool was full: a local overload, not the upstream's failure (no breaker or error-rate change).", []string{lUpstream}, nil)
+
+	dLdStreams     = prometheus.NewDesc("switchyard_streams_live", "Streams being relayed now.", nil, nil)
+	dLdInFlight    = prometheus.NewDesc("switchyard_requests_in_flight", "API requests being served now, live streams included.", nil, nil)
+	dLdMaxStreams  = prometheus.NewDesc("switchyard_streams_max", "limits.max_streams: live streams beyond which new stream requests are answered 503 overloaded.", nil, nil)
+	dLdMaxInFlight = prometheus.NewDesc("switchyard_requests_in_flight_max", "limits.max_in_flight: requests in flight beyond which new requests are answered 503 overloaded.", nil, nil)
 
 	dPlHealthy  = prometheus.NewDesc("switchyard_plugin_healthy", "0 after repeated plugin failures in a row.", []string{lPlugin, "module", "version"}, nil)
 	dPlSkipped  = prometheus.NewDesc("switchyard_plugin_skipped_total", "Plugin calls skipped under on_error: open.", []string{lPlugin}, nil)
@@ -102,7 +118,8 @@ var (
 type liveCollector struct{ t *Telemetry }
 
 func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dUpHealthy, dUpBreaker, dUpInFlight, dUpLatency, dUpTTFB, dUpErrRate,
+	for _, d := range []*prometheus.Desc{dUpHealthy, dUpBreaker, dUpInFlight, dUpLatency, dUpTTFB, dUpErrRate, dUpOverload,
+		dLdStreams, dLdInFlight, dLdMaxStreams, dLdMaxInFlight,
 		dPlHealthy, dPlSkipped, dPlRebuilds, dPlPool,
 		dCaEntries, dCaBytes, dCaMaxBytes, dCaHits, dCaMisses, dCaCoalesced, dCaSets, dCaRejected, dCaEvicted} {
 		ch <- d
@@ -137,6 +154,16 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dUpLatency, u.LatencyEWMA.Seconds(), u.Name)
 		gauge(dUpTTFB, u.TTFBEWMA.Seconds(), u.Name)
 		gauge(dUpErrRate, u.ErrorRate, u.Name)
+		counter(dUpOverload, u.Overloads, u.Name)
+	}
+	ld := s.LoadStats()
+	gauge(dLdStreams, float64(ld.Streams))
+	gauge(dLdInFlight, float64(ld.InFlight))
+	if ld.MaxStreams > 0 {
+		gauge(dLdMaxStreams, float64(ld.MaxStreams))
+	}
+	if ld.MaxInFlight > 0 {
+		gauge(dLdMaxInFlight, float64(ld.MaxInFlight))
 	}
 	for _, p := range s.PluginStats(nil) {
 		gauge(dPlHealthy, b2f(p.Healthy), p.Name, p.Module, p.Version)

@@ -43,8 +43,9 @@ type Config struct {
 // Telemetry is the process-wide metrics registry and tracer. Build it once
 // with New; Close flushes spans. Safe for concurrent use.
 type Telemetry struct {
-	reg *prometheus.Registry
-	m   *families
+	reg       *prometheus.Registry
+	m         *families
+	overloads [numOverload]prometheus.Counter // resolved children of m.overloads
 
 	stats atomic.Pointer[statsBox]
 
@@ -70,6 +71,9 @@ func New(cfg Config) (*Telemetry, error) {
 		plugins: map[[2]string]*PluginHandles{},
 	}
 	t.m = newFamilies()
+	for r := range numOverload {
+		t.overloads[r] = t.m.overloads.WithLabelValues(r.String())
+	}
 	for _, c := range t.m.collectors() {
 		if err := t.reg.Register(c); err != nil {
 			return nil, err
