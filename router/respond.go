@@ -469,7 +469,7 @@ func (x *exchange) nextEvent(events provider.EventReader, stripUsage bool) error
 			x.fill.flight.Publish(x.ev.Name, x.ev.Data) // for the coalesced waiters
 		}
 		x.feedStream(x.ev.Data)
-		if bytes.Contains(x.ev.Data, usageObject) && x.ui >= 0 && scanUsage(x.ev.Data, &x.usage) {
+		if bytes.Contains(x.ev.Data, usageObject) && x.tail.f == nil && scanUsage(x.ev.Data, &x.usage) {
 			// Usage known while the stream runs: an excess over the
 			// estimate counts against the next request now.
 			x.res.Observe(x.usage.Input, x.usage.Output)
