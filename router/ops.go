@@ -168,13 +168,14 @@ func (s instanceStats) UpstreamStats(dst []telemetry.UpstreamStat) []telemetry.U
 	now := time.Now().UnixNano()
 	for _, u := range g.ups.All {
 		inFlight, lat, ttfb, errRate := u.Stats.Live()
+		st := u.Stats.Snapshot()
 		br := telemetry.BreakerClosed
-		if u.Stats.Snapshot().BreakerOpen {
+		if st.BreakerOpen {
 			br = telemetry.BreakerOpen
 		}
 		dst = append(dst, telemetry.UpstreamStat{Name: u.Name, Provider: u.Config.Provider, Healthy: u.Healthy(now),
 			Breaker: br, InFlight: int64(inFlight), LatencyEWMA: time.Duration(lat * 1e3), TTFBEWMA: time.Duration(ttfb * 1e3),
-			ErrorRate: errRate})
+			ErrorRate: errRate, Renewals: st.Renewals, Unrenewed: st.Unrenewed})
 	}
 	return dst
 }

@@ -194,7 +194,8 @@ type fakeStats struct{}
 
 func (fakeStats) UpstreamStats(dst []UpstreamStat) []UpstreamStat {
 	return append(dst, UpstreamStat{Name: "bedrock-us", Provider: "bedrock", Healthy: false, Breaker: BreakerOpen,
-		InFlight: 3, LatencyEWMA: 1500 * time.Millisecond, TTFBEWMA: 250 * time.Millisecond, ErrorRate: 0.5})
+		InFlight: 3, LatencyEWMA: 1500 * time.Millisecond, TTFBEWMA: 250 * time.Millisecond, ErrorRate: 0.5,
+		Renewals: 2, Unrenewed: 1})
 }
 func (fakeStats) PluginStats(dst []PluginStat) []PluginStat {
 	return append(dst, PluginStat{Name: "pii", Module: "sha256:ab", Version: "1.2.0", Healthy: true, Skipped: 4, Rebuilds: 1, PoolSize: 4, PoolIdle: 3})
@@ -217,6 +218,8 @@ func TestLiveStatsAreReadAtScrape(t *testing.T) {
 	mustLine(t, m, `switchyard_upstream_latency_ewma_seconds{upstream="bedrock-us"}`, "1.5")
 	mustLine(t, m, `switchyard_upstream_ttfb_ewma_seconds{upstream="bedrock-us"}`, "0.25")
 	mustLine(t, m, `switchyard_upstream_error_ratio{upstream="bedrock-us"}`, "0.5")
+	mustLine(t, m, `switchyard_upstream_credential_renewals_total{result="renewed",upstream="bedrock-us"}`, "2")
+	mustLine(t, m, `switchyard_upstream_credential_renewals_total{result="unrenewed",upstream="bedrock-us"}`, "1")
 	mustLine(t, m, `switchyard_plugin_healthy{module="sha256:ab",plugin="pii",version="1.2.0"}`, "1")
 	mustLine(t, m, `switchyard_plugin_pool_instances{plugin="pii",state="busy"}`, "1")
 	mustLine(t, m, `switchyard_cache_hits_total`, "7")

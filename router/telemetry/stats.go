@@ -45,6 +45,10 @@ type UpstreamStat struct {
 	LatencyEWMA    time.Duration // whole answer
 	TTFBEWMA       time.Duration // first byte
 	ErrorRate      float64       // EWMA of failed attempts, 0..1
+	// Renewals and Unrenewed count credentials the cloud refused on an
+	// upstream whose credential can be renewed: renewed at once (the attempt
+	// was repeated) or not (the refusal was final).
+	Renewals, Unrenewed uint64
 }
 
 // PluginStat is one plugin's live state from the plugin host.
@@ -81,6 +85,7 @@ var (
 	dUpLatency  = prometheus.NewDesc("switchyard_upstream_latency_ewma_seconds", "EWMA of the upstream's whole-answer latency.", []string{lUpstream}, nil)
 	dUpTTFB     = prometheus.NewDesc("switchyard_upstream_ttfb_ewma_seconds", "EWMA of the upstream's time to first byte.", []string{lUpstream}, nil)
 	dUpErrRate  = prometheus.NewDesc("switchyard_upstream_error_ratio", "EWMA of the upstream's failed attempts (0..1).", []string{lUpstream}, nil)
+	dUpRenewals = prometheus.NewDesc("switchyard_upstream_credential_renewals_total", "Credentials the upstream refused, by whether a newer one was fetched at once and the attempt repeated (renewed) or not (unrenewed).", []string{lUpstream, "result"}, nil)
 
 	dPlHealthy  = prometheus.NewDesc("switchyard_plugin_healthy", "0 after repeated plugin failures in a row.", []string{lPlugin, "module", "version"}, nil)
 	dPlSkipped  = prometheus.NewDesc("switchyard_plugin_skipped_total", "Plugin calls skipped under on_error: open.", []string{lPlugin}, nil)
@@ -102,7 +107,7 @@ var (
 type liveCollector struct{ t *Telemetry }
 
 func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dUpHealthy, dUpBreaker, dUpInFlight, dUpLatency, dUpTTFB, dUpErrRate,
+	for _, d := range []*prometheus.Desc{dUpHealthy, dUpBreaker, dUpInFlight, dUpLatency, dUpTTFB, dUpErrRate, dUpRenewals,
 		dPlHealthy, dPlSkipped, dPlRebuilds, dPlPool,
 		dCaEntries, dCaBytes, dCaMaxBytes, dCaHits, dCaMisses, dCaCoalesced, dCaSets, dCaRejected, dCaEvicted} {
 		ch <- d
@@ -137,6 +142,8 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dUpLatency, u.LatencyEWMA.Seconds(), u.Name)
 		gauge(dUpTTFB, u.TTFBEWMA.Seconds(), u.Name)
 		gauge(dUpErrRate, u.ErrorRate, u.Name)
+		counter(dUpRenewals, u.Renewals, u.Name, "renewed")
+		counter(dUpRenewals, u.Unrenewed, u.Name, "unrenewed")
 	}
 	for _, p := range s.PluginStats(nil) {
 		gauge(dPlHealthy, b2f(p.Healthy), p.Name, p.Module, p.Version)
