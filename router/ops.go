@@ -178,7 +178,7 @@ func (s instanceStats) UpstreamStats(dst []telemetry.UpstreamStat) []telemetry.U
 		}
 		dst = append(dst, telemetry.UpstreamStat{Name: u.Name, Provider: u.Config.Provider, Healthy: u.Healthy(now),
 			Breaker: br, InFlight: int64(inFlight), LatencyEWMA: time.Duration(lat * 1e3), TTFBEWMA: time.Duration(ttfb * 1e3),
-			ErrorRate: errRate, Overloads: snap.Overloads})
+			ErrorRate: errRate, Overloads: snap.Overloads, Renewals: snap.Renewals, Unrenewed: snap.Unrenewed})
 	}
 	return dst
 }

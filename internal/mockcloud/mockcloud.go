@@ -74,6 +74,9 @@ type Options struct {
 	ServiceAccountJSON []byte
 	// TokenTTL is the lifetime of access tokens minted by the Vertex token endpoint. Default 1h.
 	TokenTTL time.Duration
+	// TokenDelay delays every answer of the Vertex token endpoint (Google's takes 50–200 ms):
+	// requests refused meanwhile pile up, as they do behind a real token fetch. Default 0.
+	TokenDelay time.Duration
 	// Models lists the models (OpenAI, Bedrock, Vertex ids) or deployment names (Azure) served.
 	// A request for any other model gets the cloud's own 404 body. Empty means every model is served.
 	Models []string
@@ -307,6 +310,29 @@ func (s *Server) ClearFaults() {
 // Calls returns how many model requests arrived with valid auth, faulted ones included: each is
 // one attempt by the client (used by fallback and coalescing tests).
 func (s *Server) Calls() int64 { return s.calls.Load() }
+
+// RevokeTokens revokes every access token the Vertex token endpoint has minted so far (a no-op
+// on other clouds), as Google does when a key is disabled or a token is revoked before its
+// expiry: every request carrying one gets 401 UNAUTHENTICATED until the client fetches a new
+// token. Unlike Fault.ExpireCredential it consumes no request, so a test can make a whole
+// burst of requests arrive with a revoked token.
+func (s *Server) RevokeTokens() {
+	if s.vertex == nil {
+		return
+	}
+	s.vertex.mu.Lock()
+	clear(s.vertex.tokens)
+	s.vertex.mu.Unlock()
+}
+
+// TokensMinted returns how many access tokens the Vertex token endpoint has minted (0 for
+// other clouds): tests count a client's token fetches with it.
+func (s *Server) TokensMinted() int64 {
+	if s.vertex == nil {
+		return 0
+	}
+	return s.vertex.minted.Load()
+}
 
 // InFlight returns how many model requests are being answered right now: a request counts
 // until its answer is fully written or abandoned, including a stream's body and a fault's delay.

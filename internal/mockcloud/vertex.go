@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -41,6 +42,7 @@ type vertexAuth struct {
 
 	mu     sync.Mutex
 	tokens map[string]time.Time // access token → expiry
+	minted atomic.Int64         // tokens minted by /token
 }
 
 type serviceAccount struct {
@@ -152,6 +154,9 @@ func writeOAuthError(ctx *fasthttp.RequestCtx, status int, code, desc string) {
 // serveToken answers POST /token with the JWT-bearer grant (§4.3).
 func (s *Server) serveToken(ctx *fasthttp.RequestCtx) {
 	va := s.vertex
+	if !s.sleep(s.opts.TokenDelay) {
+		return
+	}
 	form, err := url.ParseQuery(string(ctx.PostBody()))
 	if err != nil {
 		writeOAuthError(ctx, 400, "invalid_request", "Could not parse the request body.")
@@ -186,6 +191,7 @@ func (s *Server) serveToken(ctx *fasthttp.RequestCtx) {
 	}
 	va.tokens[tok] = now.Add(va.ttl)
 	va.mu.Unlock()
+	va.minted.Add(1)
 	b := append([]byte(`{"access_token":`), appendJSONString(nil, tok)...)
 	b = append(b, `,"expires_in":`...)
 	b = appendInt(b, int64(va.ttl/time.Second))

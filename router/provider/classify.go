@@ -118,5 +118,8 @@ func OpenAIError(status int, h *fasthttp.ResponseHeader, body []byte) *Error {
 	case "false":
 		e.Retryable = false
 	}
+	// 401 is how every OpenAI-shaped cloud refuses a key or token (expired,
+	// revoked, wrong); 403 is a permission the credential lacks.
+	e.Credential = status == 401
 	return e
 }

@@ -79,3 +79,14 @@ func TestParseResponsesMode(t *testing.T) {
 		t.Error("String")
 	}
 }
+
+// A 401 from an OpenAI-shaped cloud is a refused credential; a 403 is not.
+func TestOpenAIErrorCredential(t *testing.T) {
+	var h fasthttp.ResponseHeader
+	if e := OpenAIError(401, &h, []byte(`{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`)); !e.Credential || e.Retryable {
+		t.Fatalf("401: %+v", *e)
+	}
+	if e := OpenAIError(403, &h, []byte(`{"error":{"message":"no","type":"permission_error"}}`)); e.Credential {
+		t.Fatalf("403: %+v", *e)
+	}
+}

@@ -160,6 +160,10 @@ type Error struct {
 	Retryable bool
 	// RetryAfter is the cloud's hint before the next attempt to the same upstream.
 	RetryAfter time.Duration
+	// Credential reports that the cloud refused the credential the attempt
+	// carried (expired, revoked, not recognised). If the adapter is a
+	// Refresher, the same upstream is tried once more with a renewed one.
+	Credential bool
 	// Err is the cause (a transport error, a signing failure), for logs and
 	// errors.Is; never shown to the client.
 	Err error

@@ -216,7 +216,8 @@ type fakeStats struct{}
 
 func (fakeStats) UpstreamStats(dst []UpstreamStat) []UpstreamStat {
 	return append(dst, UpstreamStat{Name: "bedrock-us", Provider: "bedrock", Healthy: false, Breaker: BreakerOpen,
-		InFlight: 3, LatencyEWMA: 1500 * time.Millisecond, TTFBEWMA: 250 * time.Millisecond, ErrorRate: 0.5, Overloads: 6})
+		InFlight: 3, LatencyEWMA: 1500 * time.Millisecond, TTFBEWMA: 250 * time.Millisecond, ErrorRate: 0.5, Overloads: 6,
+		Renewals: 2, Unrenewed: 1})
 }
 func (fakeStats) LoadStats() LoadStat {
 	return LoadStat{Streams: 12, InFlight: 15, MaxStreams: 20, MaxInFlight: 25}
@@ -247,6 +248,8 @@ func TestLiveStatsAreReadAtScrape(t *testing.T) {
 	mustLine(t, m, `switchyard_requests_in_flight`, "15")
 	mustLine(t, m, `switchyard_streams_max`, "20")
 	mustLine(t, m, `switchyard_requests_in_flight_max`, "25")
+	mustLine(t, m, `switchyard_upstream_credential_renewals_total{result="renewed",upstream="bedrock-us"}`, "2")
+	mustLine(t, m, `switchyard_upstream_credential_renewals_total{result="unrenewed",upstream="bedrock-us"}`, "1")
 	mustLine(t, m, `switchyard_plugin_healthy{module="sha256:ab",plugin="pii",version="1.2.0"}`, "1")
 	mustLine(t, m, `switchyard_plugin_pool_instances{plugin="pii",state="busy"}`, "1")
 	mustLine(t, m, `switchyard_cache_hits_total`, "7")

@@ -55,6 +55,10 @@ type UpstreamStat struct {
 	TTFBEWMA       time.Duration // first byte
 	ErrorRate      float64       // EWMA of failed attempts, 0..1
 	Overloads      uint64        // attempts refused locally because the pool was full (not failures)
+	// Renewals and Unrenewed count credentials the cloud refused on an
+	// upstream whose credential can be renewed: renewed at once (the attempt
+	// was repeated) or not (the refusal was final).
+	Renewals, Unrenewed uint64
 }
 
 // PluginStat is one plugin's live state from the plugin host.
@@ -97,6 +101,7 @@ var (
 	dLdInFlight    = prometheus.NewDesc("switchyard_requests_in_flight", "API requests being served now, live streams included.", nil, nil)
 	dLdMaxStreams  = prometheus.NewDesc("switchyard_streams_max", "limits.max_streams: live streams beyond which new stream requests are answered 503 overloaded.", nil, nil)
 	dLdMaxInFlight = prometheus.NewDesc("switchyard_requests_in_flight_max", "limits.max_in_flight: requests in flight beyond which new requests are answered 503 overloaded.", nil, nil)
+	dUpRenewals    = prometheus.NewDesc("switchyard_upstream_credential_renewals_total", "Credentials the upstream refused, by whether a newer one was fetched at once and the attempt repeated (renewed) or not (unrenewed).", []string{lUpstream, "result"}, nil)
 
 	dPlHealthy  = prometheus.NewDesc("switchyard_plugin_healthy", "0 after repeated plugin failures in a row.", []string{lPlugin, "module", "version"}, nil)
 	dPlSkipped  = prometheus.NewDesc("switchyard_plugin_skipped_total", "Plugin calls skipped under on_error: open.", []string{lPlugin}, nil)
@@ -118,7 +123,7 @@ var (
 type liveCollector struct{ t *Telemetry }
 
 func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dUpHealthy, dUpBreaker, dUpInFlight, dUpLatency, dUpTTFB, dUpErrRate, dUpOverload,
+	for _, d := range []*prometheus.Desc{dUpHealthy, dUpBreaker, dUpInFlight, dUpLatency, dUpTTFB, dUpErrRate, dUpOverload, dUpRenewals,
 		dLdStreams, dLdInFlight, dLdMaxStreams, dLdMaxInFlight,
 		dPlHealthy, dPlSkipped, dPlRebuilds, dPlPool,
 		dCaEntries, dCaBytes, dCaMaxBytes, dCaHits, dCaMisses, dCaCoalesced, dCaSets, dCaRejected, dCaEvicted} {
@@ -155,6 +160,8 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(dUpTTFB, u.TTFBEWMA.Seconds(), u.Name)
 		gauge(dUpErrRate, u.ErrorRate, u.Name)
 		counter(dUpOverload, u.Overloads, u.Name)
+		counter(dUpRenewals, u.Renewals, u.Name, "renewed")
+		counter(dUpRenewals, u.Unrenewed, u.Name, "unrenewed")
 	}
 	ld := s.LoadStats()
 	gauge(dLdStreams, float64(ld.Streams))

@@ -65,11 +65,17 @@ var ErrOverloaded = &provider.Error{Status: 503, Type: "api_error", Code: CodeOv
 // within the deadline (preferring another candidate over waiting), at most
 // p.MaxAttempts attempts. An attempt refused locally (ErrOverloaded: the
 // pool was full) does not count as an attempt, and its retry hint is not
-// waited for: the next candidate is tried at once. It returns nil once an attempt succeeded, else the
-// last failure. ctx ends the waits (client gone, deadline).
+// waited for: the next candidate is tried at once. An attempt whose
+// credential the cloud refused (Error.Credential) is made once more on the
+// same upstream, before any fallback, if the adapter renewed the credential
+// (see renewed); that repeat does not count as an attempt either, and happens
+// at most once per request, so a second refusal is final. It returns nil once
+// an attempt succeeded, else the last failure. ctx ends the waits (client
+// gone, deadline).
 func (s *Set) Forward(ctx context.Context, a Attempt, cands []int, p Policy, deadline time.Time) *provider.Error {
 	var last *provider.Error
 	attempts := 0
+	renewal := false
 	for ci := 0; ci < len(cands) && attempts < p.MaxAttempts; ci++ {
 		u := s.All[cands[ci]]
 		if wait := time.Until(u.CoolUntil()); wait > 0 {
@@ -87,6 +93,7 @@ func (s *Set) Forward(ctx context.Context, a Attempt, cands []int, p Policy, dea
 			}
 		}
 		attempts++
+		began := time.Now()
 		err := a.Try(u)
 		if err == nil {
 			return nil
@@ -99,6 +106,14 @@ func (s *Set) Forward(ctx context.Context, a Attempt, cands []int, p Policy, dea
 			continue
 		}
 		last = err
+		if err.Credential && !renewal {
+			renewal = true
+			if renewed(ctx, u, began, deadline) {
+				attempts--
+				ci--
+				continue
+			}
+		}
 		if !err.Retryable {
 			break
 		}
@@ -115,6 +130,23 @@ func (s *Set) Forward(ctx context.Context, a Attempt, cands []int, p Policy, dea
 		return ErrUnavailable
 	}
 	return last
+}
+
+// renewed asks u's adapter, if its credential can be renewed
+// (provider.Refresher), for a credential newer than the one the cloud refused
+// on the attempt begun at began, and reports whether it has one, so the same
+// upstream is worth one more attempt. The wait is bounded by the request's
+// deadline; the outcome is counted in u's statistics.
+func renewed(ctx context.Context, u *Upstream, began, deadline time.Time) bool {
+	r := provider.RefresherOf(u.Adapter)
+	if r == nil {
+		return false
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	err := r.Refresh(ctx, began)
+	cancel()
+	u.Renewal(err == nil)
+	return err == nil
 }
 
 // sleep waits d or until ctx ends, and reports whether it waited the whole d.

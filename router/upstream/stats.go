@@ -37,6 +37,8 @@ type Stats struct {
 	requests  atomic.Uint64
 	errors    atomic.Uint64
 	overloads atomic.Uint64 // attempts refused locally: the pool was full
+	renewals  atomic.Uint64 // refused credentials renewed (the attempt repeated)
+	unrenewed atomic.Uint64 // refused credentials that could not be renewed
 	_         [64]byte
 }
 
@@ -76,6 +78,17 @@ func (s *Stats) Overloaded() {
 	s.inFlight.Add(-1)
 	s.requests.Add(^uint64(0))
 	s.overloads.Add(1)
+}
+
+// Renewal counts a refused credential's renewal: ok when the adapter had a
+// newer credential and the attempt was repeated, false when it had none (the
+// refusal went to the client).
+func (s *Stats) Renewal(ok bool) {
+	if ok {
+		s.renewals.Add(1)
+	} else {
+		s.unrenewed.Add(1)
+	}
 }
 
 // CoolFor records a cloud's retry hint: the upstream is avoided until then.
@@ -118,13 +131,17 @@ type Snapshot struct {
 	// Overloads counts attempts answered as a local overload (the pool was
 	// full); they are in neither Requests nor Errors.
 	Overloads uint64
+	// Renewals and Unrenewed count credentials the cloud refused on a
+	// renewable upstream: renewed (the attempt was repeated) or not.
+	Renewals, Unrenewed uint64
 }
 
 // Snapshot returns the statistics now.
 func (s *Stats) Snapshot() Snapshot {
 	return Snapshot{Requests: s.requests.Load(), Errors: s.errors.Load(), InFlight: s.inFlight.Load(),
 		LatencyUS: load(&s.latencyUS), TTFBUS: load(&s.ttfbUS), ErrorRate: load(&s.errRate),
-		BreakerOpen: s.open(time.Now().UnixNano()), Failures: s.failures.Load(), Overloads: s.overloads.Load()}
+		BreakerOpen: s.open(time.Now().UnixNano()), Failures: s.failures.Load(), Overloads: s.overloads.Load(),
+		Renewals: s.renewals.Load(), Unrenewed: s.unrenewed.Load()}
 }
 
 func load(a *atomic.Uint64) float64 { return math.Float64frombits(a.Load()) }

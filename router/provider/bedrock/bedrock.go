@@ -85,6 +85,8 @@ type Adapter struct {
 	signer *v4.Signer
 	// credErr is the last credential failure seen by Prepare; Ready reports it.
 	credErr atomic.Pointer[error]
+	// renew makes Refresh single-flight (default chain only).
+	renew provider.Renewal
 
 	// public maps an upstream model id back to its public name, when exactly
 	// one public name maps to it, so answers name the model the client asked for.
@@ -266,6 +268,30 @@ func (a *Adapter) retrieve() (aws.Credentials, error) {
 		a.credErr.Store(nil)
 	}
 	return c, nil
+}
+
+// Refresh renews the credentials after Bedrock refused them (an expired or
+// unrecognised token): the default chain's cache is invalidated and read
+// again, and nil is returned only if the chain gave different credentials.
+// A Bedrock API key and keys from the config have no source that could
+// give newer ones, so their refusal is final (ErrNotRenewed).
+func (a *Adapter) Refresh(ctx context.Context, since time.Time) error {
+	cache, ok := a.creds.(*aws.CredentialsCache)
+	if !ok {
+		return provider.ErrNotRenewed
+	}
+	return a.renew.Do(ctx, since, func() error {
+		old, _ := a.retrieve() // the cached credentials the refused attempt was signed with
+		cache.Invalidate()
+		c, err := a.retrieve()
+		switch {
+		case err != nil:
+			return err
+		case c.AccessKeyID == old.AccessKeyID && c.SecretAccessKey == old.SecretAccessKey && c.SessionToken == old.SessionToken:
+			return provider.ErrNotRenewed
+		}
+		return nil
+	})
 }
 
 // modelName is the name put in answers: the public name when known.

@@ -60,7 +60,8 @@ func errorCode(s []byte) string {
 // classify builds the provider error for an AWS error code. status is the
 // HTTP status of the answer, or 0 for errors inside a stream.
 func classify(code string, status int, msg string) *provider.Error {
-	c, known := errClasses[strings.ToLower(code)]
+	lc := strings.ToLower(code)
+	c, known := errClasses[lc]
 	if !known {
 		c = errClass{status: status, typ: "server_error"}
 		switch {
@@ -82,13 +83,17 @@ func classify(code string, status int, msg string) *provider.Error {
 	if status >= 400 {
 		c.status = status
 	}
+	// The refusals a renewed credential can cure: an expired session token,
+	// one AWS no longer recognises (revoked or rotated keys), or a 401.
+	credential := lc == "expiredtokenexception" || lc == "unrecognizedclientexception" || c.status == 401
 	if msg == "" {
 		msg = "bedrock returned " + code
 		if code == "" {
 			msg = "bedrock returned HTTP " + strconv.Itoa(c.status)
 		}
 	}
-	return &provider.Error{Status: c.status, Message: provider.Truncate(msg), Type: c.typ, Code: code, Retryable: c.retry}
+	return &provider.Error{Status: c.status, Message: provider.Truncate(msg), Type: c.typ, Code: code, Retryable: c.retry,
+		Credential: credential}
 }
 
 // Error classifies a non-2xx answer. The code comes from x-amzn-ErrorType or

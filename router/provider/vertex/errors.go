@@ -17,18 +17,14 @@ const maxRetryDelay = 5 * time.Minute
 // Error classifies a non-2xx answer. Vertex sends google.rpc bodies, sometimes
 // wrapped in an array, and HTML pages for unknown paths; all are accepted.
 // 429 and 500/502/503/504 are retryable (429 honouring RetryInfo.retryDelay or
-// Retry-After); 400, 401, 403 and 404 are not. A 401 also asks the refresher
-// for a new token at once, so the next request does not repeat the failure.
+// Retry-After); 400, 401, 403 and 404 are not. A 401 (UNAUTHENTICATED: the
+// token was revoked or expired) is marked Credential, so the attempt loop has
+// Refresh fetch a new token and tries this upstream once more.
 func (a *Adapter) Error(status int, h *fasthttp.ResponseHeader, body []byte) *provider.Error {
-	if status == 401 && a.kick != nil {
-		select {
-		case a.kick <- struct{}{}:
-		default:
-		}
-	}
 	var p fastjson.Parser
 	eb, ok := provider.ParseErrorBody(&p, body)
-	e := &provider.Error{Status: status, Type: provider.TypeForStatus(status), Message: eb.Message, Param: eb.Param}
+	e := &provider.Error{Status: status, Type: provider.TypeForStatus(status), Message: eb.Message, Param: eb.Param,
+		Credential: status == 401}
 	switch {
 	case eb.Status != "":
 		e.Code = eb.Status

@@ -4,10 +4,11 @@
 // so bodies and answers pass through untouched; what the adapter owns is the
 // URL, the OAuth2 access token and the reading of google.rpc error bodies.
 //
-// Tokens are minted from a service-account key with golang.org/x/oauth2 and are
-// never fetched on the request path: New fetches the first one, a background
-// goroutine refreshes it well before expiry, and Prepare only loads the
-// current token from an atomic pointer.
+// Tokens are minted from a service-account key with golang.org/x/oauth2: New
+// fetches the first one, a background goroutine refreshes it well before
+// expiry, and Prepare only loads the current token from an atomic pointer. The
+// one fetch on a request's path is Refresh, after Vertex refused the token
+// (revoked before its expiry): one fetch shared by every refused request.
 package vertex
 
 import (
@@ -75,13 +76,15 @@ type Adapter struct {
 
 	tok        atomic.Pointer[token]
 	refreshErr atomic.Pointer[error]
-	refreshes  atomic.Int64 // successful background refreshes (tests, metrics)
+	refreshes  atomic.Int64 // successful refreshes, background or Refresh (tests)
+	// renew makes fetches single-flight: the refresher's and Refresh's.
+	renew provider.Renewal
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	// kick asks the refresher for an early refresh (after a 401: the token
-	// may have been revoked). Buffered 1; senders never block.
+	// kick tells the refresher that Refresh replaced the token, so it
+	// reschedules from the new one. Buffered 1; senders never block.
 	kick   chan struct{}
 	closed atomic.Bool
 
@@ -226,10 +229,13 @@ func (a *Adapter) refresher() {
 			timer.Stop()
 			return
 		case <-a.kick:
+			// Refresh got a new token: schedule from it.
 			timer.Stop()
+			retryIn, backoff = 0, a.minBackoff
+			continue
 		case <-timer.C:
 		}
-		err := a.fetch(a.ctx)
+		err := a.renew.Do(a.ctx, time.Now(), a.refresh)
 		if a.ctx.Err() != nil {
 			return
 		}
@@ -246,10 +252,34 @@ func (a *Adapter) refresher() {
 		if retryIn > 0 {
 			a.log.Info("vertex token refresh recovered")
 		}
-		a.refreshErr.Store(nil)
-		a.refreshes.Add(1)
 		retryIn, backoff = 0, a.minBackoff
 	}
+}
+
+// refresh is one fetch through a.renew: a new token replaces the current one
+// and clears a failed background refresh's error.
+func (a *Adapter) refresh() error {
+	if err := a.fetch(a.ctx); err != nil {
+		return err
+	}
+	a.refreshErr.Store(nil)
+	a.refreshes.Add(1)
+	return nil
+}
+
+// Refresh fetches a new token at once after Vertex refused the current one
+// on an attempt begun at since (provider.Refresher). Every refused request
+// shares one fetch, and one whose attempt began before the last fetch ended
+// gets that fetch's token; the background refresher then schedules from it.
+func (a *Adapter) Refresh(ctx context.Context, since time.Time) error {
+	err := a.renew.Do(ctx, since, a.refresh)
+	if err == nil {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+	return err
 }
 
 // Provider returns "vertex".

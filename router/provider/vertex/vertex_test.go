@@ -354,16 +354,118 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-// TestUnauthorizedKicksRefresh: a 401 makes the refresher fetch a new token
-// long before the scheduled time.
-func TestUnauthorizedKicksRefresh(t *testing.T) {
+// TestUnauthorizedIsCredential: a 401 is final for fallback but marked
+// Credential, so the attempt loop asks Refresh for a new token.
+func TestUnauthorizedIsCredential(t *testing.T) {
+	ts := newTokenServer(t, 3600)
+	a := newAdapter(t, ts, "")
+	e := a.Error(401, nil, []byte(`{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`))
+	if e.Retryable || e.Status != 401 || !e.Credential {
+		t.Fatalf("%+v", *e)
+	}
+	if e := a.Error(403, nil, []byte(`{"error":{"code":403,"message":"Permission denied.","status":"PERMISSION_DENIED"}}`)); e.Credential {
+		t.Fatalf("403 marked Credential: %+v", *e)
+	}
+	if provider.RefresherOf(provider.WithResponsesMode(a, provider.ResponsesNative)) == nil {
+		t.Fatal("RefresherOf does not see through WithResponsesMode")
+	}
+}
+
+// holdTokens makes ts's answers wait, once gated is set, until gate is
+// closed. Call it before the first request.
+func holdTokens(ts *tokenServer) (gate chan struct{}, gated *atomic.Bool) {
+	gate, gated = make(chan struct{}), new(atomic.Bool)
+	inner := ts.Config.Handler
+	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gated.Load() {
+			<-gate
+		}
+		inner.ServeHTTP(w, r)
+	})
+	return gate, gated
+}
+
+// TestRefreshSingleFlight: many concurrent Refresh calls after a refusal
+// share one token fetch, and all see the new token; a later refusal of an
+// attempt begun before that fetch ended fetches nothing; one begun after it
+// fetches again.
+func TestRefreshSingleFlight(t *testing.T) {
+	ts := newTokenServer(t, 3600)
+	gate, gated := holdTokens(ts)
+	a := newAdapter(t, ts, "")
+	waitCall(t, ts, true)
+	gated.Store(true)
+	since := time.Now()
+	const n = 50
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- a.Refresh(context.Background(), since) }()
+	}
+	// The one fetch is held at the token server; callers arriving meanwhile
+	// join it, later ones are answered by its outcome.
+	waitFor(t, "the fetch to start", a.renew.InFlight)
+	close(gate)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ts.n.Load(); got != 2 {
+		t.Fatalf("%d tokens minted, want 2 (New's and one refresh)", got)
+	}
+	if h := a.tok.Load().header; h != "Bearer tok-2" {
+		t.Fatalf("token %q", h)
+	}
+	if err := a.Refresh(context.Background(), since); err != nil || ts.n.Load() != 2 {
+		t.Fatalf("a refusal from before the fetch fetched again: %v, %d tokens", err, ts.n.Load())
+	}
+	if err := a.Refresh(context.Background(), time.Now()); err != nil || ts.n.Load() != 3 {
+		t.Fatalf("a refusal of the new token did not fetch: %v, %d tokens", err, ts.n.Load())
+	}
+}
+
+// TestRefreshWaitEndsWithCaller: a caller whose context ends stops waiting;
+// the fetch goes on and serves the next caller.
+func TestRefreshWaitEndsWithCaller(t *testing.T) {
+	ts := newTokenServer(t, 3600)
+	gate, gated := holdTokens(ts)
+	a := newAdapter(t, ts, "")
+	gated.Store(true)
+	since := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Refresh(ctx, since); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Refresh with an ended context = %v", err)
+	}
+	close(gate)
+	if err := a.Refresh(context.Background(), since); err != nil {
+		t.Fatal(err)
+	}
+	if ts.n.Load() != 2 {
+		t.Fatalf("%d tokens minted, want 2", ts.n.Load())
+	}
+}
+
+// TestRefreshFailureIsHeld: a failed fetch is the answer to every refusal
+// for a moment, so a down token endpoint is not asked once per request.
+func TestRefreshFailureIsHeld(t *testing.T) {
 	ts := newTokenServer(t, 3600)
 	a := newAdapter(t, ts, "")
 	waitCall(t, ts, true)
-	e := a.Error(401, nil, []byte(`{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`))
-	if e.Retryable || e.Status != 401 {
-		t.Fatalf("%+v", *e)
+	ts.fail.Store(true)
+	if err := a.Refresh(context.Background(), time.Now()); err == nil {
+		t.Fatal("Refresh succeeded against a failing token endpoint")
 	}
-	waitCall(t, ts, true)
-	waitFor(t, "the new token", func() bool { return a.tok.Load().header == "Bearer tok-2" })
+	waitCall(t, ts, false)
+	if err := a.Refresh(context.Background(), time.Now()); err == nil {
+		t.Fatal("second Refresh succeeded")
+	}
+	select {
+	case <-ts.calls:
+		t.Fatal("a second fetch within the hold")
+	default:
+	}
+	if h := a.tok.Load().header; h != "Bearer tok-1" {
+		t.Fatalf("token %q after failed refreshes", h)
+	}
 }
