@@ -328,5 +328,15 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "\`go test -run '^\$' -bench 'BenchmarkStreamTTFB/loopback' -benchtime 2000x -count 3 ./bench/\`."
 } >"$tmp/results.md"
 cat "$tmp/results.md"
+# RESULTS.md also holds the sections other tools write (## Streams from
+# bench/streams/run.sh, ## Soak from bench/soak.sh): everything from the first
+# "## " heading on is kept as it was; this run replaces only the part above it.
+if [ -f "$RESULTS" ]; then
+	awk 'found || /^## / { found = 1; print }' "$RESULTS" >"$tmp/kept.md"
+	if [ -s "$tmp/kept.md" ]; then
+		echo >>"$tmp/results.md"
+		cat "$tmp/kept.md" >>"$tmp/results.md"
+	fi
+fi
 cp "$tmp/results.md" "$RESULTS"
 echo "wrote $RESULTS" >&2

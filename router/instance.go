@@ -160,7 +160,13 @@ func newHTTPServer(l config.Limits, h fasthttp.RequestHandler, log *slog.Logger)
 		Name:               "switchyard",
 		MaxRequestBodySize: int(l.MaxBodyBytes),
 		ReadBufferSize:     int(l.MaxHeaderBytes),
-		ReadTimeout:        l.ReadTimeout,
+		// The read buffer (max_header_bytes, 16 KiB) and the write buffer go
+		// back to fasthttp's pools between requests and the read buffer also
+		// while the handler runs and the answer is written: a live stream and
+		// an idle keep-alive connection hold neither (issue 16; RATIONALE.md
+		// "Why ReduceMemoryUsage on the client-facing server?").
+		ReduceMemoryUsage: true,
+		ReadTimeout:       l.ReadTimeout,
 		// No whole-response write deadline: Serve bounds each write instead
 		// (writeBoundConn), so a stream lives as long as the request timeout
 		// allows and the client reads.
@@ -195,7 +201,7 @@ type writeBoundListener struct {
 
 func (l writeBoundListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err != nil || l.d <= 0 {
+	if err != nil {
 		return c, err
 	}
 	wc := &writeBoundConn{Conn: c, d: l.d}
@@ -212,13 +218,20 @@ func (l writeBoundListener) Accept() (net.Conn, error) {
 // reading, within d, however long the stream. fasthttp's own write
 // deadlines are ignored: this one replaces them. Not safe for concurrent
 // writes, like the connection (fasthttp writes a response from one goroutine).
+//
+// It also reads a request's first bytes ahead (see Read).
 type writeBoundConn struct {
 	net.Conn
-	d   time.Duration
-	raw syscall.RawConn
+	d     time.Duration   // 0: writes are not bounded
+	raw   syscall.RawConn // nil when the connection has no descriptor (TLS, tests); the watcher peeks with it (gone.go)
+	ahead *[]byte         // bytes read by the first-byte read, not yet returned
+	off   int
 }
 
 func (c *writeBoundConn) Write(p []byte) (int, error) {
+	if c.d <= 0 {
+		return c.Conn.Write(p)
+	}
 	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.d)); err != nil {
 		return 0, err
 	}

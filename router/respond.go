@@ -186,12 +186,28 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 	if r.finished {
 		return dst, io.EOF
 	}
-	x := r.x
-	err := r.next
-	if r.started && err == nil {
-		err = x.nextEvent(r.upstream, r.stripUsage)
+	return r.emit(dst, r.advance()), nil
+}
+
+// advance reads the next event into x.ev (the first one was read before the
+// relay committed: r.next holds its error) and returns what the read
+// returned. Why apart from emit? A stream spends its life parked in this
+// read, and the stack the parked goroutine uses decides whether the GC can
+// halve it (16 → 8 KiB, issue 16): the read is made from a frame just below
+// WriteTo, not from under emit's larger one. Small enough to be inlined.
+func (r *streamRelay) advance() error {
+	if !r.started {
+		r.started = true
+		return r.next
 	}
-	r.started, r.next = true, nil
+	return r.x.nextEvent(r.upstream, r.stripUsage)
+}
+
+// emit appends to dst what the client gets for the outcome err of advance:
+// the event in x.ev (nil), the stream's end (io.EOF) or an error event. It
+// never waits on the upstream.
+func (r *streamRelay) emit(dst []byte, err error) []byte {
+	x := r.x
 	if err == nil {
 		data := x.ev.Data
 		if r.restore {
@@ -199,7 +215,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		}
 		if !x.translated {
 			r.events++
-			return openai.AppendEvent(dst, x.ev.Name, data), nil
+			return openai.AppendEvent(dst, x.ev.Name, data)
 		}
 		mark := len(dst)
 		if !x.st.Begun() {
@@ -212,7 +228,7 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 			x.fillStream(false)
 			out = x.st.Fail(out, "server_error", "The upstream sent an event that could not be translated.")
 		}
-		return r.restoreEchoes(out, mark), nil
+		return r.restoreEchoes(out, mark)
 	}
 	r.finished = true
 	mark := len(dst)
@@ -228,11 +244,11 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		x.complete()
 		switch {
 		case x.translated:
-			return r.restoreEchoes(dst, mark), nil
+			return r.restoreEchoes(dst, mark)
 		case x.ep == provider.Responses:
-			return dst, nil // the Responses API has no [DONE]
+			return dst // the Responses API has no [DONE]
 		}
-		return append(dst, openai.DoneEvent...), nil
+		return append(dst, openai.DoneEvent...)
 	}
 	r.failed = true
 	x.g.in.count.streamErrors.Inc()
@@ -242,13 +258,13 @@ func (r *streamRelay) produce(dst []byte) ([]byte, error) {
 		if !x.st.Begun() {
 			dst = x.st.Begin(dst)
 		}
-		return r.restoreEchoes(x.st.Fail(dst, responses.FailCode(pe.Status, pe.Code), pe.Message), mark), nil
+		return r.restoreEchoes(x.st.Fail(dst, responses.FailCode(pe.Status, pe.Code), pe.Message), mark)
 	case x.ep == provider.Responses:
-		return appendResponseFailed(dst, r.events, responses.FailCode(pe.Status, pe.Code), pe.Message), nil
+		return appendResponseFailed(dst, r.events, responses.FailCode(pe.Status, pe.Code), pe.Message)
 	}
 	dst = append(dst, "data: "...)
 	dst = openai.AppendError(dst, pe.Message, pe.Type, pe.Param, pe.Code)
-	return append(dst, "\n\n"...), nil
+	return append(dst, "\n\n"...)
 }
 
 // restoreEchoes restores the placeholders in the events a translated stream
@@ -287,34 +303,47 @@ func (r *streamRelay) SupportsBodyWriteTo() bool { return true }
 // WriteTo writes events as they arrive. Events that arrived together (already
 // complete in the read buffer) share one chunk and one flush; an event is never
 // held back while the relay waits for the upstream.
+//
+// The loop is kept to the read (advance, where a stream spends its life
+// parked) and a call to send: every frame on the parked chain counts against
+// the 4 KiB a goroutine may use for the GC to halve its stack from 16 to 8
+// KiB (RATIONALE.md "Why keep the stream relay's parked stack shallow?").
 func (r *streamRelay) WriteTo(w io.Writer) (int64, error) {
 	var total int64
-	x := r.x
 	for {
-		buf := x.wbuf[:0]
-		var err error
-		for {
-			buf, err = r.produce(buf)
-			if err != nil || len(buf) >= 32<<10 || !r.buffered() {
-				break
-			}
+		err := r.advance()
+		n, werr := r.send(w, err)
+		total += int64(n)
+		if werr != nil {
+			return total, werr // client gone; Close cancels the upstream
 		}
-		x.wbuf = buf
-		if len(buf) > 0 && x.ttft == 0 {
-			x.ttft = time.Since(x.start)
-		}
-		if len(buf) > 0 {
-			n, werr := w.Write(buf)
-			total += int64(n)
-			if werr != nil {
-				return total, werr // client gone; Close cancels the upstream
-			}
-			x.wrote(time.Now())
-		}
-		if err != nil || r.finished {
+		if r.finished {
 			return total, nil
 		}
 	}
+}
+
+// send emits the outcome err of advance and every event already complete in
+// the upstream's buffer (up to 32 KiB) into x.wbuf, and writes them to w as
+// one chunk. It never waits on the upstream.
+func (r *streamRelay) send(w io.Writer, err error) (int, error) {
+	x := r.x
+	buf := r.emit(x.wbuf[:0], err)
+	for len(buf) < 32<<10 && r.buffered() {
+		buf = r.emit(buf, r.advance())
+	}
+	x.wbuf = buf
+	if len(buf) == 0 {
+		return 0, nil
+	}
+	if x.ttft == 0 {
+		x.ttft = time.Since(x.start)
+	}
+	n, err := w.Write(buf)
+	if err == nil {
+		x.wrote(time.Now()) // a writing stream is not peeked at (gone.go)
+	}
+	return n, err
 }
 
 // Read serves fasthttp's generic path (not used by its chunked writer, which

@@ -33,10 +33,18 @@ UP_PORT=${UP_PORT:-18301}
 NGINX_PORT=${NGINX_PORT:-18302}
 SY_PORT=${SY_PORT:-18303}
 
-# Every stream costs the proxy two descriptors (client and upstream side).
-ulimit -n "$(ulimit -Hn)"
+# Every stream costs the proxy two descriptors (client and upstream side):
+# raise the limit to FD_LIMIT (default: the largest count asked for, ×2, plus
+# room), which needs privileges past the hard limit; else to the hard limit.
+want=${FD_LIMIT:-$(( $(printf '%s\n' $STREAMS | sort -n | tail -1) * 2 + 1024 ))}
+if [ "$want" -gt "$(ulimit -Hn)" ]; then
+	ulimit -Hn "$want" 2>/dev/null || echo "fd limit: cannot raise the hard limit to $want (not permitted); using $(ulimit -Hn)"
+fi
+if [ "$want" -gt "$(ulimit -Hn)" ]; then want=$(ulimit -Hn); fi
+ulimit -n "$want"
 echo "fd limit: $(ulimit -n)"
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 tmp=$(mktemp -d /tmp/bench-streams.XXXXXX)
 OUT=${OUT:-$tmp/table.md}
 pids=()
@@ -161,7 +169,8 @@ done
 {
 	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
 	echo "$(uname -sr), $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3). Streams of $EVENTS events, one per $INTERVAL,"
-	echo "opened over $RAMP. Load average before/after: see the run log. RSS per stream: (peak − idle RSS of the proxy) / streams."
+	echo "opened over $RAMP. Load average (1/5/15 min) before the run: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
+	echo "RSS per stream: (peak − idle RSS of the proxy) / streams."
 	echo
 	"$tmp/streams" table <"$results"
 } | tee "$OUT"

@@ -49,13 +49,36 @@ func (c *ttfbConn) Read(p []byte) (int, error) {
 }
 
 // dialer returns a fasthttp dial function whose connections bound the time to
-// the first byte of every answer by ttfb.
+// the first byte of every answer by ttfb. The dial itself runs on a goroutine
+// of its own (dialAside).
 func dialer(ttfb time.Duration) fasthttp.DialFunc {
 	return func(addr string) (net.Conn, error) {
-		c, err := fasthttp.DialTimeout(addr, 10*time.Second)
+		c, err := dialAside(addr)
 		if err != nil || ttfb <= 0 {
 			return c, err
 		}
 		return &ttfbConn{Conn: c, ttfb: ttfb}, nil
 	}
+}
+
+// dialAside dials addr on a short-lived goroutine and waits for it. Why not
+// on the caller's? The caller is the client's connection goroutine, which a
+// stream then keeps for minutes, and the resolver-and-connect chain of the
+// net package needs more than 8 KiB of stack: dialed in place, every stream
+// that opened a new upstream connection held a 16 KiB stack until a GC
+// halved it (issue 16). The dialing goroutine grows and exits instead. A
+// dial costs a TCP handshake; the goroutine and channel are noise beside it.
+func dialAside(addr string) (net.Conn, error) {
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := fasthttp.DialTimeout(addr, 10*time.Second)
+		done <- dialed{c, err}
+	}()
+	d := <-done
+	return d.c, d.err
+}
+
+type dialed struct {
+	c   net.Conn
+	err error
 }
