@@ -39,12 +39,27 @@ type SSEReader struct {
 	requireDone  bool
 	skipLF       bool // last line ended in CR
 	released     bool
+	bufp         *[]byte // buf's pool slot while buf is a pooled sseBufSize buffer
+	// park receives the read a stream waits in while nothing is unread: the
+	// reader then holds no buffer (see fill).
+	park [parkSize]byte
 }
 
 // sseBufSize is a reader's initial buffer; it grows (doubling) for a larger
 // event. Why 4 KiB? The buffer is held for a stream's whole life, and chat
 // chunks are a few hundred bytes; 4 KiB matches the upstream read buffer.
 const sseBufSize = 4 << 10
+
+// parkSize is the read a reader waits in when it has nothing unread. Why?
+// A stream spends its life parked in that read, and every parked stream
+// held a 4 KiB buffer for the few hundred bytes of its next event (issue
+// 16: memory per stream). Parked, the reader reads into this small array
+// and takes a pooled buffer only once bytes arrive; the rest of an event
+// longer than parkSize comes from the upstream connection's own read
+// buffer, which already holds it — a copy, not another system call.
+const parkSize = 512
+
+var sseBufPool = sync.Pool{New: func() any { b := make([]byte, sseBufSize); return &b }}
 
 // ssePoolMax is the largest buffer a released reader keeps: a reader that
 // grew for one huge event must not make every later stream hold that much.
@@ -58,9 +73,6 @@ var sseReaderPool = sync.Pool{New: func() any { return new(SSEReader) }}
 // body's end is a clean io.EOF.
 func AcquireSSEReader(r io.Reader, requireDone bool) *SSEReader {
 	s := sseReaderPool.Get().(*SSEReader)
-	if s.buf == nil {
-		s.buf = make([]byte, sseBufSize)
-	}
 	s.r, s.start, s.end, s.dStart, s.dEnd = r, 0, 0, -1, 0
 	s.requireDone, s.released, s.skipLF = requireDone, false, false
 	return s
@@ -73,9 +85,7 @@ func (s *SSEReader) release() {
 	s.released = true
 	s.r = nil
 	s.name = s.name[:0]
-	if cap(s.buf) > ssePoolMax {
-		s.buf = nil
-	}
+	s.dropBuf()
 	if cap(s.name) <= 1<<10 {
 		sseReaderPool.Put(s)
 	}
@@ -275,9 +285,22 @@ func (s *SSEReader) cut() (ls, le int, ok bool) {
 	return ls, le, true
 }
 
+// dropBuf gives the buffer back: a pooled one to its pool; one grown for
+// a large event to the GC.
+func (s *SSEReader) dropBuf() {
+	if s.bufp != nil {
+		sseBufPool.Put(s.bufp)
+	}
+	s.buf, s.bufp, s.start, s.end = nil, nil, 0, 0
+}
+
 // fill reads more of the body, compacting the buffer (keeping the current
-// event's data) or growing it.
+// event's data) or growing it. With nothing unread it parks: the buffer goes
+// back to its pool and the read waits in s.park (see parkSize).
 func (s *SSEReader) fill() error {
+	if s.start == s.end && s.dStart < 0 {
+		return s.parked()
+	}
 	keep := s.start
 	if s.dStart >= 0 {
 		keep = s.dStart
@@ -297,12 +320,34 @@ func (s *SSEReader) fill() error {
 		}
 		nb := make([]byte, 2*len(s.buf))
 		copy(nb, s.buf[:s.end])
-		s.buf = nb
+		if s.bufp != nil {
+			sseBufPool.Put(s.bufp)
+		}
+		s.buf, s.bufp = nb, nil
 	}
 	for range 100 {
 		n, err := s.r.Read(s.buf[s.end:])
 		s.end += n
 		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// parked waits for the body's next bytes with no buffer held, then moves
+// them into a pooled buffer.
+func (s *SSEReader) parked() error {
+	s.dropBuf()
+	for range 100 {
+		n, err := s.r.Read(s.park[:])
+		if n > 0 {
+			s.bufp = sseBufPool.Get().(*[]byte)
+			s.buf = *s.bufp
+			s.end = copy(s.buf, s.park[:n])
 			return nil
 		}
 		if err != nil {

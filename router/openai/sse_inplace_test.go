@@ -95,6 +95,7 @@ func TestSSEReaderBuffered(t *testing.T) {
 		{"data: a\r\ndata: b\r\n", false}, // CRLF lines, no blank line yet
 	} {
 		sr := AcquireSSEReader(strings.NewReader(""), false)
+		sr.buf = make([]byte, 64) // a parked reader holds no buffer (parkSize)
 		sr.end = copy(sr.buf, c.body)
 		if got := sr.Buffered(); got != c.want {
 			t.Errorf("Buffered(%q) = %v, want %v", c.body, got, c.want)
@@ -110,4 +111,47 @@ func TestSSEReaderBuffered(t *testing.T) {
 	if err := sr.Next(&ev); err != nil || sr.Buffered() {
 		t.Fatalf("second: %v, buffered %v", err, sr.Buffered())
 	}
+}
+
+// A reader waiting for its next event holds no buffer: the wait is a read
+// into its small park array (issue 16, memory per stream). Events longer
+// than that array, and events that arrive in pieces, still come out whole.
+func TestSSEReaderParksWithoutABuffer(t *testing.T) {
+	long := strings.Repeat("x", 3*parkSize)
+	body := "data: {\"a\":\"" + long + "\"}\n\ndata: {\"b\":1}\n\n" + "data: [DONE]\n\n"
+	w := &watchReads{r: strings.NewReader(body), chunk: 100}
+	sr := AcquireSSEReader(w, true)
+	w.sr = sr
+	var ev Event
+	if err := sr.Next(&ev); err != nil || string(ev.Data) != `{"a":"`+long+`"}` {
+		t.Fatalf("long event: %v %.40q", err, ev.Data)
+	}
+	if err := sr.Next(&ev); err != nil || string(ev.Data) != `{"b":1}` {
+		t.Fatalf("second event: %v %q", err, ev.Data)
+	}
+	if err := sr.Next(&ev); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	if w.parked == 0 || w.heldWhileParked != 0 {
+		t.Fatalf("%d park reads, %d of them with a buffer held", w.parked, w.heldWhileParked)
+	}
+}
+
+// watchReads hands out at most chunk bytes per Read and notes, for every
+// read into the reader's park array, whether the reader held a buffer.
+type watchReads struct {
+	r                       io.Reader
+	sr                      *SSEReader
+	chunk                   int
+	parked, heldWhileParked int
+}
+
+func (w *watchReads) Read(p []byte) (int, error) {
+	if len(p) == parkSize && &p[0] == &w.sr.park[0] {
+		w.parked++
+		if w.sr.buf != nil {
+			w.heldWhileParked++
+		}
+	}
+	return w.r.Read(p[:min(len(p), w.chunk)])
 }
