@@ -126,9 +126,15 @@ func TestCoalescedStreamSurvivesEitherSideLeaving(t *testing.T) {
 		if got := m.Calls(); got != 1 {
 			t.Fatalf("upstream calls %d, want 1", got)
 		}
-		// The stream was read to its end for the waiter, so it was stored.
-		if hit := readStream(base, liveWords, nil, 0); hit.cache != "hit" || hit.text != want {
-			t.Fatalf("after: %q %q %v", hit.text, hit.cache, hit.err)
+		// The stream was read to its end for the waiter, so it is stored (the
+		// leader stores it just after the waiter's last event).
+		eventually(t, "the answer was stored", func() bool {
+			_, h, body := post(t, base, `{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"user","content":"`+liveWords+`"}]}`,
+				"Cache-Control", "only-if-cached")
+			return h.Get("x-switchyard-cache") == "hit" && strings.Contains(body, want)
+		})
+		if got := m.Calls(); got != 1 {
+			t.Fatalf("upstream calls %d, want 1", got)
 		}
 	})
 

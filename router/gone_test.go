@@ -110,7 +110,7 @@ func TestCacheableStreamWhoseClientLeftIsStored(t *testing.T) {
 	}
 	eventually(t, "the answer was stored", func() bool {
 		_, h, _ := post(t, base, `{"model":"gpt-4o-mini","temperature":0,"messages":[{"role":"user","content":"`+liveWords+`"}]}`,
-			"x-switchyard-cache-control", "only-if-cached")
+			"Cache-Control", "only-if-cached")
 		return h.Get("x-switchyard-cache") == "hit"
 	})
 	if got := m.Calls(); got != 1 {
