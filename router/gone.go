@@ -32,9 +32,23 @@ import (
 // peek costs one system call per quiet request per tick. A stream that is
 // writing is not peeked at all: a write to a closed client fails by itself.
 
-// watchTick is how often quiet requests are checked, and so how long a
-// client's disconnect can go unnoticed.
+// watchTick is how often the watcher looks at its list: a request that has
+// written nothing yet (waiting for a plugin, a flight, a cloud's first byte)
+// is first peeked at once it is a tick old, and then at growing intervals —
+// its quiet age, up to maxPeekGap — so a thousand requests waiting on slow
+// clouds cost a few hundred peeks a second, not twenty thousand.
 const watchTick = 50 * time.Millisecond
+
+// maxPeekGap bounds the interval between two peeks at a quiet request.
+const maxPeekGap = time.Second
+
+// streamQuiet is how long a request that has written (a stream) must be
+// quiet before it is peeked at. Why not a tick? A stream's own writes notice
+// a client that left within one gap between events; peeking at every stream
+// between two events 100 ms apart cost a system call per event (issue 16's
+// CPU per event). A reasoning model's pause of seconds is still seen within
+// about a second.
+const streamQuiet = time.Second
 
 const watchStripes = 16
 
@@ -88,15 +102,26 @@ func (w *watcher) run() {
 
 // check looks at every quiet request once.
 func (w *watcher) check(now time.Time, peek []byte) {
-	quietSince := now.Add(-watchTick).UnixNano()
+	t := now.UnixNano()
 	for i := range w.stripes {
 		s := &w.stripes[i]
 		w.quiet = w.quiet[:0]
 		s.mu.Lock()
 		for x := s.head; x != nil; x = x.wnext {
-			late := now.After(x.deadline)
-			if x.rctx.state.Load() != 0 || (!late && x.lastWrite.Load() > quietSince) {
+			if x.rctx.state.Load() != ctxLive {
 				continue
+			}
+			late := now.After(x.deadline)
+			if !late {
+				last := x.lastWrite.Load()
+				quiet, need := time.Duration(t-last), watchTick
+				if last != x.startNano {
+					need = streamQuiet // it has written: a stream
+				}
+				if quiet < need || t < x.nextPeek {
+					continue
+				}
+				x.nextPeek = t + int64(max(min(quiet, maxPeekGap), watchTick))
 			}
 			w.quiet = append(w.quiet, watched{x: x, seq: x.wseq, raw: x.raw, late: late})
 		}
@@ -157,7 +182,9 @@ func (x *exchange) watch() {
 		return
 	}
 	x.raw = rawConnOf(x.ctx.Conn())
-	x.lastWrite.Store(x.start.UnixNano())
+	x.startNano = x.start.UnixNano()
+	x.lastWrite.Store(x.startNano)
+	x.nextPeek = 0
 	s := &w.stripes[x.stripe%watchStripes]
 	s.mu.Lock()
 	x.wseq++

@@ -109,6 +109,8 @@ type exchange struct {
 	wnext, wprev *exchange
 	watched      bool
 	wseq         uint64
+	startNano    int64                        // x.start, as lastWrite holds it before the first write
+	nextPeek     int64                        // unix nanos; guarded by the watcher stripe's lock
 	tail         flightTail                   // a coalesced stream waiter's reader of the leader's events
 	lead         atomic.Pointer[cache.Flight] // the flight this request leads (read by the watcher)
 	filling      atomic.Bool                  // the cache fill still wants the answer (read by the watcher)
