@@ -18,9 +18,9 @@ import (
 //
 // The watcher is one goroutine per instance. Every request in flight is on
 // its list (watch, unwatch: a striped intrusive list, no allocation); every
-// tick it looks at the requests that have not written to their client for a
-// tick, and peeks at their connection (recv with MSG_PEEK|MSG_DONTWAIT: it
-// consumes nothing). A peer that closed (FIN or RST) makes the request gone:
+// tick it looks at the quiet ones (see watchTick and streamQuiet) and peeks
+// at their connection (recv with MSG_PEEK|MSG_DONTWAIT: it consumes
+// nothing). A peer that closed (FIN or RST) makes the request gone:
 // its context ends (plugins, waits), its upstream call is cut (Line.Cancel)
 // unless a coalesced waiter still needs the stream, and it is counted. The
 // same tick ends the context of requests past their deadline.
@@ -28,8 +28,8 @@ import (
 // Why peek instead of reading? The bytes after a request belong to fasthttp
 // (a pipelined next request); a peek leaves them. Why not epoll's RDHUP on
 // every connection? The Go netpoller owns the descriptors; a second epoll set
-// would double the kernel's work per connection for every request, where the
-// peek costs one system call per quiet request per tick. A stream that is
+// would double the kernel's work per connection for every request, where a
+// peek is one system call, made only at a quiet request. A stream that is
 // writing is not peeked at all: a write to a closed client fails by itself.
 
 // watchTick is how often the watcher looks at its list: a request that has
@@ -160,17 +160,12 @@ func peerClosed(raw syscall.RawConn, buf []byte) bool {
 	return closed || err != nil
 }
 
-// rawConnOf is the descriptor access of a client connection, or nil when it
-// has none (an in-memory listener in tests).
+// rawConnOf is the descriptor access of a client connection, taken once at
+// Accept (writeBoundListener), or nil when it has none (TLS, an in-memory
+// listener in tests): such a request is never peeked at.
 func rawConnOf(c net.Conn) syscall.RawConn {
-	switch c := c.(type) {
-	case *writeBoundConn:
-		return c.raw
-	case syscall.Conn:
-		raw, err := c.SyscallConn()
-		if err == nil {
-			return raw
-		}
+	if wc, ok := c.(*writeBoundConn); ok {
+		return wc.raw
 	}
 	return nil
 }
@@ -230,20 +225,27 @@ const (
 )
 
 // end ends x's context and, when the client went away, its upstream call —
-// unless the call leads a coalesced stream whose waiters still read it (they
-// keep it alive, issue 11). Called by the watcher with x's stripe locked.
+// unless someone else still needs the answer (answerNeeded: coalesced
+// waiters, the cache fill; issue 11). Called by the watcher with x's stripe
+// locked.
 func (x *exchange) end(why int32) {
-	if !x.rctx.end(why) {
+	if why != ctxGone {
+		x.rctx.end(why)
 		return
 	}
-	if why != ctxGone {
-		return
+	if x.clientLeft() && !x.answerNeeded() {
+		x.line.Cancel()
+	}
+}
+
+// clientLeft ends x's context because its client went away, and counts it;
+// it reports false when the context had ended already (counted once).
+func (x *exchange) clientLeft() bool {
+	if !x.rctx.end(ctxGone) {
+		return false
 	}
 	x.g.in.count.clientGone.Inc()
-	if x.sharesStream() {
-		return
-	}
-	x.line.Cancel()
+	return true
 }
 
 // reqContext is a request's context.Context: it ends at the request's

@@ -372,8 +372,8 @@ func (r *streamRelay) Close() error {
 	}
 	r.closed = true
 	x := r.x
-	if !r.finished && x.rctx.end(ctxGone) {
-		x.g.in.count.clientGone.Inc() // the client went away mid-stream
+	if !r.finished {
+		x.clientLeft() // the client went away mid-stream
 	}
 	if r.follower {
 		x.tail.f.Unsubscribe()
@@ -433,9 +433,6 @@ func (x *exchange) answerNeeded() bool {
 	return f != nil && (f.Subscribers() > 0 || x.filling.Load())
 }
 
-// sharesStream is answerNeeded, for the watcher's decision to cut a call.
-func (x *exchange) sharesStream() bool { return x.answerNeeded() }
-
 // follow makes x a reader of the leader's live stream (a coalesced waiter):
 // the events already sent, then each as the leader reads it. It returns nil
 // when the stream ended before x joined (x then takes the stored entry).
@@ -494,8 +491,10 @@ func (x *exchange) nextEvent(events provider.EventReader, stripUsage bool) error
 		if err := events.Next(&x.ev); err != nil {
 			return err
 		}
-		if x.sse != nil && !x.sse.follower && x.fill.flight != nil {
-			x.fill.flight.Publish(x.ev.Name, x.ev.Data) // for the coalesced waiters
+		if x.sse != nil && x.fill.flight != nil {
+			// A leader's stream, past its first event (respond publishes that
+			// one): for the coalesced waiters. A waiter leads no flight.
+			x.fill.flight.Publish(x.ev.Name, x.ev.Data)
 		}
 		x.feedStream(x.ev.Data)
 		if bytes.Contains(x.ev.Data, usageObject) && x.tail.f == nil && scanUsage(x.ev.Data, &x.usage) {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"sync"
@@ -35,7 +36,7 @@ type Line struct {
 	hc        *fasthttp.HostClient
 	cc        any // the *fasthttp.clientConn in use (an unexported type: see withConn)
 	conn      net.Conn
-	br        any // the connection's pooled *bufio.Reader while a body streams
+	br        *bufio.Reader // the connection's pooled reader while a body streams
 }
 
 // ErrCancelled is what an attempt on a cancelled Line returns.
@@ -85,7 +86,7 @@ func (l *Line) Finish(resp *fasthttp.Response, reuse bool) {
 		return
 	}
 	if br != nil {
-		withReader(br, hc.ReleaseReader)
+		hc.ReleaseReader(br)
 	}
 	if reuse {
 		withConn(cc, hc.ReleaseConn)
@@ -94,11 +95,10 @@ func (l *Line) Finish(resp *fasthttp.Response, reuse bool) {
 	}
 }
 
-// withConn and withReader call f with v as the type f takes: how a value of
-// fasthttp's unexported clientConn type is kept in a field (as any) and
-// handed back to HostClient's methods, which take it typed.
-func withConn[C any](v any, f func(C))   { f(v.(C)) }
-func withReader[R any](v any, f func(R)) { f(v.(R)) }
+// withConn calls f with v as the type f takes: how a value of fasthttp's
+// unexported clientConn type is kept in a field (as any) and handed back to
+// HostClient's methods, which take it typed.
+func withConn[C any](v any, f func(C)) { f(v.(C)) }
 
 // attach registers the connection an attempt is about to use, or reports
 // that the Line was cancelled (the caller then closes the connection).
