@@ -18,13 +18,18 @@ import (
 // chat.completion: fasthttp allocates nothing per request, so it does not
 // blur the router's own count (AllocsPerRun counts the whole process).
 func bareUpstream(t testing.TB) string {
-	body := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}`)
+	return fixedUpstream(t, "application/json", []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}`))
+}
+
+// fixedUpstream serves body with contentType to every request, from bytes
+// built once, on a loopback port for the test's lifetime.
+func fixedUpstream(t testing.TB, contentType string, body []byte) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
+		ctx.SetContentType(contentType)
 		ctx.Response.SetBodyRaw(body)
 	}}
 	go srv.Serve(ln)

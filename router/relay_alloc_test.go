@@ -5,11 +5,8 @@ package router_test
 import (
 	"bufio"
 	"io"
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/switchyard-dev/switchyard/router/config"
 )
@@ -22,18 +19,7 @@ func sseUpstream(t testing.TB, n int) string {
 		b.WriteString(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"tok"},"finish_reason":null}]}` + "\n\n")
 	}
 	b.WriteString("data: [DONE]\n\n")
-	body := []byte(b.String())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("text/event-stream")
-		ctx.Response.SetBodyRaw(body)
-	}}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
+	return fixedUpstream(t, "text/event-stream", []byte(b.String()))
 }
 
 // The stream relay allocates nothing per event (issue 16): a streamed miss
