@@ -188,12 +188,7 @@ func TestCoalescedAcrossModes(t *testing.T) {
 		jsonDone <- err
 	}()
 	// The JSON leader is in flight once the mock has its call.
-	for i := 0; m.Calls() < 2; i++ {
-		if i > 5000 {
-			t.Fatal("the JSON leader never reached the mock")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "the JSON leader reached the mock", func() bool { return m.Calls() >= 2 })
 	s := readStream(base, prompt, nil, 0)
 	if s.err != nil || s.text != "You said: "+prompt || s.cache != "coalesced" {
 		t.Fatalf("stream waiter of a JSON leader: %q %q %v", s.text, s.cache, s.err)

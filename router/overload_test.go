@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -91,16 +92,13 @@ func readyz(t *testing.T, base string) (int, map[string]any) {
 // waitReadyz polls /readyz until it answers status (bounded), and returns its body.
 func waitReadyz(t *testing.T, base string, status int) map[string]any {
 	t.Helper()
-	for i := 0; ; i++ {
-		got, m := readyz(t, base)
-		if got == status {
-			return m
-		}
-		if i > 5000 {
-			t.Fatalf("/readyz stayed %d %v, want %d", got, m, status)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	var m map[string]any
+	eventually(t, fmt.Sprintf("/readyz answered %d", status), func() bool {
+		var got int
+		got, m = readyz(t, base)
+		return got == status
+	})
+	return m
 }
 
 // mustOverload checks a local overload answer: 503, retry-after, the
