@@ -12,6 +12,20 @@ import (
 // ErrEventTooLarge is returned when one server-sent event exceeds MaxEventBytes.
 var ErrEventTooLarge = errors.New("openai: server-sent event too large")
 
+// ErrWouldBlock is what a body read in non-blocking mode returns when the
+// socket holds nothing more for now (router/upstream's pooled connections,
+// under a parked stream's event loop). An SSEReader returns it from Next with
+// its state kept — the event read so far, the buffer — and Next, called again
+// once the socket is readable, goes on where it stopped. It is a temporary
+// net.Error, so crypto/tls passes it up without making it sticky.
+var ErrWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "no bytes ready without waiting" }
+func (wouldBlock) Timeout() bool   { return false }
+func (wouldBlock) Temporary() bool { return true }
+
 // MaxEventBytes bounds one event's size, so a broken upstream cannot make the
 // reader buffer without limit.
 const MaxEventBytes = 4 << 20
@@ -39,10 +53,12 @@ type SSEReader struct {
 	requireDone  bool
 	skipLF       bool // last line ended in CR
 	released     bool
+	resume       bool    // Next returned ErrWouldBlock mid-event: go on from here
 	bufp         *[]byte // buf's pool slot while buf is a pooled sseBufSize buffer
 	// park receives the read a stream waits in while nothing is unread: the
 	// reader then holds no buffer (see fill).
-	park [parkSize]byte
+	park  [parkSize]byte
+	eager bool // reads are made only when bytes are there (see Eager)
 }
 
 // sseBufSize is a reader's initial buffer; it grows (doubling) for a larger
@@ -74,7 +90,7 @@ var sseReaderPool = sync.Pool{New: func() any { return new(SSEReader) }}
 func AcquireSSEReader(r io.Reader, requireDone bool) *SSEReader {
 	s := sseReaderPool.Get().(*SSEReader)
 	s.r, s.start, s.end, s.dStart, s.dEnd = r, 0, 0, -1, 0
-	s.requireDone, s.released, s.skipLF = requireDone, false, false
+	s.requireDone, s.released, s.skipLF, s.resume, s.eager = requireDone, false, false, false, false
 	return s
 }
 
@@ -91,8 +107,8 @@ func (s *SSEReader) release() {
 	}
 }
 
-// Next implements EventReader. After it returns an error the reader
-// must not be used again (it is back in the pool).
+// Next implements EventReader. After it returns an error other than
+// ErrWouldBlock the reader must not be used again (it is back in the pool).
 //
 // Why is the release done at each error return rather than in a wrapper
 // around the parser? A stream's goroutine spends its life parked in the read
@@ -103,14 +119,21 @@ func (s *SSEReader) Next(ev *Event) error {
 	if s.released {
 		return io.ErrClosedPipe
 	}
-	s.name = s.name[:0]
-	s.dStart, s.dEnd = -1, 0
+	if !s.resume {
+		s.name = s.name[:0]
+		s.dStart, s.dEnd = -1, 0
+	}
+	s.resume = false
 	for {
 		ls, le, ok := s.cut()
 		if !ok {
 			err := s.fill()
 			if err == nil {
 				continue
+			}
+			if err == ErrWouldBlock {
+				s.resume = true
+				return err
 			}
 			if ls, le, err = s.last(err); err != nil {
 				return s.fail(err)
@@ -221,6 +244,15 @@ type EventReader interface {
 	// reader's buffer, so Next will not wait on the upstream: the relay then
 	// writes it with the one before, in one flush.
 	Buffered() bool
+}
+
+// Resumable is an EventReader an event loop can drive: after Eager(true),
+// its Next reads only what its body holds and returns ErrWouldBlock, state
+// kept, where it would wait. SSEReader is one (and readers that wrap one
+// without state of their own between events, such as Azure's filter).
+type Resumable interface {
+	EventReader
+	Eager(on bool)
 }
 
 // Buffered reports whether a complete event is already buffered, so that the
@@ -338,10 +370,30 @@ func (s *SSEReader) fill() error {
 	return io.ErrNoProgress
 }
 
+// Eager tells the reader that its body is read only once bytes are there
+// (a parked stream's event loop, over a non-blocking body): with nothing
+// unread it then reads straight into a pooled buffer, one read for an event
+// of up to sseBufSize, and gives the buffer back when the read finds nothing.
+func (s *SSEReader) Eager(on bool) { s.eager = on }
+
 // parked waits for the body's next bytes with no buffer held, then moves
 // them into a pooled buffer.
 func (s *SSEReader) parked() error {
 	s.dropBuf()
+	if s.eager {
+		s.bufp = sseBufPool.Get().(*[]byte)
+		s.buf = *s.bufp
+		n, err := s.r.Read(s.buf)
+		s.end = n
+		if n > 0 {
+			return nil
+		}
+		s.dropBuf()
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
 	for range 100 {
 		n, err := s.r.Read(s.park[:])
 		if n > 0 {

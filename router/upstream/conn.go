@@ -1,34 +1,54 @@
 package upstream
 
 import (
+	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/switchyard-dev/switchyard/router/openai"
 )
 
-// ttfbConn gives every exchange on a pooled connection a time-to-first-byte
-// bound. Why a conn wrapper? fasthttp sets one read deadline for a whole
-// exchange (the request's deadline, which must stay in force while a stream is
-// read for minutes); it has no separate "until the first byte" timeout. Before
-// reading an answer fasthttp calls SetReadDeadline(d): we install
-// min(d, now+ttfb) instead and, once the first byte arrives, restore d. Not
-// safe for concurrent use, like the connection it wraps (fasthttp uses a
+// ttfbConn is every pooled upstream connection. It does two things fasthttp
+// cannot.
+//
+// It gives every exchange a time-to-first-byte bound. fasthttp sets one read
+// deadline for a whole exchange (the request's deadline, which must stay in
+// force while a stream is read for minutes); it has no separate "until the
+// first byte" timeout. Before reading an answer fasthttp calls
+// SetReadDeadline(d): we install min(d, now+ttfb) instead and, once the first
+// byte arrives, restore d.
+//
+// And it can be read without waiting (SetNonBlocking): a parked stream's
+// event loop (router/park.go) reads only what the socket holds, and a read
+// that would wait returns openai.ErrWouldBlock instead, which every layer
+// above — TLS included — passes up without losing what it has read so far.
+// Not safe for concurrent use, like the connection it wraps (fasthttp uses a
 // connection for one exchange at a time).
 type ttfbConn struct {
 	net.Conn
 	ttfb  time.Duration
 	full  time.Time // the deadline fasthttp asked for
 	armed bool      // waiting for the first byte of an answer
+
+	raw      syscall.RawConn // the socket's, taken at dial; nil when it has none
+	fd       int
+	nonblock bool
+	drained  bool // non-blocking: the socket's bytes were all read (see Read)
 }
 
 func (c *ttfbConn) SetReadDeadline(d time.Time) error {
 	c.full = d
-	bound := time.Now().Add(c.ttfb)
-	if !d.IsZero() && d.Before(bound) {
-		bound = d
+	bound := d
+	if c.ttfb > 0 {
+		bound = time.Now().Add(c.ttfb)
+		if !d.IsZero() && d.Before(bound) {
+			bound = d
+		}
+		c.armed = true
 	}
-	c.armed = true
 	return c.Conn.SetReadDeadline(bound)
 }
 
@@ -40,6 +60,9 @@ func (c *ttfbConn) SetDeadline(d time.Time) error {
 }
 
 func (c *ttfbConn) Read(p []byte) (int, error) {
+	if c.nonblock {
+		return c.readNow(p)
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && c.armed {
 		c.armed = false
@@ -48,16 +71,59 @@ func (c *ttfbConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// readNow reads what the socket holds, with at most one system call, or
+// returns openai.ErrWouldBlock. Why trust a short read? A read that returns
+// fewer bytes than asked has emptied the socket, so the next one would find
+// nothing: it is answered ErrWouldBlock without a system call (nginx does the
+// same), and the event loop's next readiness event (edge-triggered: one per
+// arrival) clears drained. One read per event instead of two.
+func (c *ttfbConn) readNow(p []byte) (int, error) {
+	if c.drained || len(p) == 0 {
+		return 0, openai.ErrWouldBlock
+	}
+	var n int
+	var e error
+	err := c.raw.Read(func(fd uintptr) bool {
+		n, e = syscall.Read(int(fd), p)
+		for e == syscall.EINTR {
+			n, e = syscall.Read(int(fd), p)
+		}
+		return true
+	})
+	switch {
+	case err != nil: // closed, or past the read deadline
+		return 0, err
+	case e == syscall.EAGAIN:
+		c.drained = true
+		return 0, openai.ErrWouldBlock
+	case e != nil:
+		return 0, e
+	case n == 0:
+		return 0, io.EOF
+	}
+	if n < len(p) {
+		c.drained = true
+	}
+	return n, nil
+}
+
 // dialer returns a fasthttp dial function whose connections bound the time to
-// the first byte of every answer by ttfb. The dial itself runs on a goroutine
-// of its own (dialAside).
+// the first byte of every answer by ttfb and can be read without waiting.
+// The dial itself runs on a goroutine of its own (dialAside).
 func dialer(ttfb time.Duration) fasthttp.DialFunc {
 	return func(addr string) (net.Conn, error) {
 		c, err := dialAside(addr)
-		if err != nil || ttfb <= 0 {
+		if err != nil {
 			return c, err
 		}
-		return &ttfbConn{Conn: c, ttfb: ttfb}, nil
+		tc := &ttfbConn{Conn: c, ttfb: ttfb, fd: -1}
+		if sc, ok := c.(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				raw.Control(func(fd uintptr) { tc.fd = int(fd) })
+				tc.raw = raw
+			}
+		}
+		return tc, nil
 	}
 }
 

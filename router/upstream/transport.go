@@ -37,7 +37,12 @@ type Line struct {
 	cc        any // the *fasthttp.clientConn in use (an unexported type: see withConn)
 	conn      net.Conn
 	br        *bufio.Reader // the connection's pooled reader while a body streams
+	body      Body          // a streamed 2xx answer's body (resp's body stream)
 }
+
+// Body is the streamed body of the answer in hand: its event loop reads it
+// without waiting (Body.SetNonBlocking). Valid until Finish.
+func (l *Line) Body() *Body { return &l.body }
 
 // ErrCancelled is what an attempt on a cancelled Line returns.
 var ErrCancelled = errors.New("upstream call cancelled: the client went away")
@@ -79,8 +84,10 @@ func (l *Line) Cancelled() bool {
 func (l *Line) Finish(resp *fasthttp.Response, reuse bool) {
 	l.mu.Lock()
 	hc, cc, br := l.hc, l.cc, l.br
-	reuse = reuse && !l.cancelled && !resp.ConnectionClose()
+	reuse = reuse && !l.cancelled && !resp.ConnectionClose() && l.body.reusable()
 	l.hc, l.cc, l.conn, l.br = nil, nil, nil, nil
+	l.body.SetNonBlocking(false)
+	l.body = Body{}
 	l.mu.Unlock()
 	if hc == nil {
 		return
@@ -180,10 +187,18 @@ func (l *Line) roundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *f
 		return fail(err)
 	}
 	if resp.StreamBody && resp.BodyStream() != nil {
-		// The body is read through br until Finish.
+		// The body is read through br (until it is empty: see Body) and then
+		// from the connection, until Finish. A streamed 2xx answer is read by
+		// our own decoder; an error's body by fasthttp's.
 		l.mu.Lock()
 		l.br = br
 		l.mu.Unlock()
+		if code := resp.StatusCode(); code >= 200 && code <= 299 {
+			n := resp.Header.ContentLength()
+			resp.CloseBodyStream() // fasthttp's stream reader, which has read nothing yet
+			l.body.reset(l, conn, n)
+			resp.SetBodyStream(&l.body, -1)
+		}
 		return nil
 	}
 	hc.ReleaseReader(br)

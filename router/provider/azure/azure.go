@@ -151,6 +151,10 @@ var (
 // Buffered forwards the reader's answer (see openai.SSEReader.Buffered).
 func (f filterReader) Buffered() bool { return f.r.Buffered() }
 
+// Eager forwards to the reader (see openai.Resumable): the filter keeps no
+// state of its own between events.
+func (f filterReader) Eager(on bool) { f.r.Eager(on) }
+
 func (f filterReader) Next(ev *provider.Event) error {
 	for {
 		if err := f.r.Next(ev); err != nil {
