@@ -164,10 +164,22 @@ func peerClosed(raw syscall.RawConn, buf []byte) bool {
 // Accept (writeBoundListener), or nil when it has none (TLS, an in-memory
 // listener in tests): such a request is never peeked at.
 func rawConnOf(c net.Conn) syscall.RawConn {
-	if wc, ok := c.(*writeBoundConn); ok {
+	if wc, ok := innerConn(c).(*writeBoundConn); ok {
 		return wc.raw
 	}
 	return nil
+}
+
+// unsafeConn is fasthttp's hijacked connection, which wraps the one Accept
+// returned.
+type unsafeConn interface{ UnsafeConn() net.Conn }
+
+// innerConn is the connection a hijacked one wraps.
+func innerConn(c net.Conn) net.Conn {
+	if u, ok := c.(unsafeConn); ok {
+		return u.UnsafeConn()
+	}
+	return c
 }
 
 // watch puts x on the watcher's list. Called once per request, by the handler.

@@ -98,6 +98,8 @@ type Instance struct {
 	keys     *limits.Keys    // managed keys; nil without keys.file
 	admin    *admin.Server   // nil without admin.listen
 	watch    *watcher        // notices clients that went away (gone.go)
+	backs    handedBack      // connections a parked stream gave back to fasthttp (handback.go)
+	park     *parker         // event loops of parked streams (park.go); nil: streams keep their goroutines
 	opsCfg   opsSettings
 	idPrefix []byte // "sy-<random hex>-": request IDs are this plus fasthttp's request ID
 
@@ -131,6 +133,7 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 	crand.Read(rnd[:])
 	in.idPrefix = fmt.Appendf(nil, "sy-%x-", rnd)
 	in.srv = newHTTPServer(cfg.Limits, in.Handle, in.log)
+	in.srv.ConnState = in.connState
 	in.srv.ErrorHandler = in.serverError
 	if err := in.startOps(cfg); err != nil {
 		in.closeOps(context.Background())
@@ -144,7 +147,9 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 		return nil, err
 	}
 	in.cur.Store(g)
+	in.park = newParker(in)
 	if err := in.startAdmin(cfg); err != nil {
+		in.park.close()
 		g.retire()
 		in.closeOps(context.Background())
 		return nil, err
@@ -170,7 +175,10 @@ func newHTTPServer(l config.Limits, h fasthttp.RequestHandler, log *slog.Logger)
 		// No whole-response write deadline: Serve bounds each write instead
 		// (writeBoundConn), so a stream lives as long as the request timeout
 		// allows and the client reads.
-		IdleTimeout:                   l.IdleTimeout,
+		IdleTimeout: l.IdleTimeout,
+		// A parked stream's connection is the relay's after the hijack and
+		// goes back to fasthttp after the stream (park.go).
+		KeepHijackedConns:             true,
 		NoDefaultServerHeader:         true,
 		NoDefaultContentType:          true,
 		DisablePreParseMultipartForm:  true,
@@ -204,9 +212,13 @@ func (l writeBoundListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return c, err
 	}
-	wc := &writeBoundConn{Conn: c, d: l.d}
+	wc := &writeBoundConn{Conn: c, d: l.d, fd: -1}
 	if sc, ok := c.(syscall.Conn); ok {
-		wc.raw, _ = sc.SyscallConn() // for the watcher's peek (gone.go)
+		// For the watcher's peek (gone.go) and a parked stream (park.go).
+		if raw, err := sc.SyscallConn(); err == nil {
+			raw.Control(func(fd uintptr) { wc.fd = int(fd) })
+			wc.raw = raw
+		}
 	}
 	return wc, nil
 }
@@ -226,6 +238,18 @@ type writeBoundConn struct {
 	raw   syscall.RawConn // nil when the connection has no descriptor (TLS, tests); the watcher peeks with it (gone.go)
 	ahead *[]byte         // bytes read by the first-byte read, not yet returned
 	off   int
+	fd    int             // the socket, for a parked stream's event loop; -1 without raw
+	// served receives once fasthttp's goroutine is done with the
+	// connection after a hijack (connState): only then may it be served
+	// again (park.go). Made by the first stream that hijacks it.
+	served chan struct{}
+	// On the instance's list of connections given back to fasthttp that
+	// have not started their next request (handback.go).
+	bnext, bprev *writeBoundConn
+	back         bool
+
+	readFn func(fd uintptr) bool // readAhead's callback, bound once
+	rerr   error
 }
 
 func (c *writeBoundConn) Write(p []byte) (int, error) {
@@ -315,7 +339,9 @@ func (in *Instance) Close(ctx context.Context) error {
 	if !in.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	stop := in.closeHandedBack()
 	err := in.srv.ShutdownWithContext(ctx)
+	close(stop)
 	g := in.cur.Load()
 	g.retire()
 	select {
@@ -325,6 +351,7 @@ func (in *Instance) Close(ctx context.Context) error {
 			err = ctx.Err()
 		}
 	}
+	in.park.close() // streams still parked past ctx are cut
 	if in.wiring.Plugins != nil {
 		in.wiring.Plugins.Close()
 	}

@@ -27,6 +27,8 @@ type load struct {
 	_        [56]byte
 	streams  atomic.Int64 // streams being relayed
 	_        [56]byte
+	parked   atomic.Int64 // of those, parked on an event loop (park.go)
+	_        [56]byte
 }
 
 // enter counts a request in, or reports false (counting nothing) when max
@@ -84,7 +86,7 @@ func (g *Generation) overloaded(ctx *fasthttp.RequestCtx, reason telemetry.Overl
 // LoadStats is telemetry's view of the load, read at scrape time.
 func (s instanceStats) LoadStats() telemetry.LoadStat {
 	l := &s.in.load
-	st := telemetry.LoadStat{Streams: l.streams.Load(), InFlight: l.inFlight.Load()}
+	st := telemetry.LoadStat{Streams: l.streams.Load(), InFlight: l.inFlight.Load(), Parked: l.parked.Load()}
 	if g := s.in.cur.Load(); g != nil {
 		st.MaxStreams, st.MaxInFlight = g.cfg.Limits.MaxStreams, g.cfg.Limits.MaxInFlight
 	}

@@ -164,6 +164,9 @@ func TestOverloadPoPStreamsBound(t *testing.T) {
 	if v := metricValue(t, metrics, "switchyard_requests_in_flight"); v != n {
 		t.Fatalf("switchyard_requests_in_flight = %v, want %d", v, n)
 	}
+	if v := metricValue(t, metrics, "switchyard_streams_parked"); v != n {
+		t.Fatalf("switchyard_streams_parked = %v, want %d (live streams wait on the event loop)", v, n)
+	}
 
 	status, h, body := post(t, base, streamBody)
 	mustOverload(t, status, h, body)

@@ -45,34 +45,42 @@ var aheadPool = sync.Pool{New: func() any { b := make([]byte, readAheadSize); re
 // pooled buffer (c.ahead, at least one byte), or returns the error (io.EOF
 // when the client closed; the read deadline's error when it passed).
 func (c *writeBoundConn) readAhead() error {
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		b := aheadPool.Get().(*[]byte)
-		*b = (*b)[:cap(*b)]
-		n, e := syscall.Read(int(fd), *b)
-		for e == syscall.EINTR {
-			n, e = syscall.Read(int(fd), *b)
-		}
-		switch {
-		case e == syscall.EAGAIN:
-			aheadPool.Put(b)
-			return false // not readable yet: the poller waits
-		case e != nil:
-			rerr = e
-		case n == 0:
-			rerr = io.EOF
-		default:
-			*b = (*b)[:n]
-			c.ahead, c.off = b, 0
-			return true
-		}
-		aheadPool.Put(b)
-		return true
-	})
-	if err != nil {
+	if c.readFn == nil {
+		c.readFn = c.readOnce // once per connection: a closure would escape, an allocation per request
+	}
+	c.rerr = nil
+	if err := c.raw.Read(c.readFn); err != nil {
 		return err
 	}
-	return rerr
+	err := c.rerr
+	c.rerr = nil
+	return err
+}
+
+// readOnce is readAhead's read (raw.Read's callback): false while the socket
+// has nothing, so the poller waits.
+func (c *writeBoundConn) readOnce(fd uintptr) bool {
+	b := aheadPool.Get().(*[]byte)
+	*b = (*b)[:cap(*b)]
+	n, e := syscall.Read(int(fd), *b)
+	for e == syscall.EINTR {
+		n, e = syscall.Read(int(fd), *b)
+	}
+	switch {
+	case e == syscall.EAGAIN:
+		aheadPool.Put(b)
+		return false // not readable yet: the poller waits
+	case e != nil:
+		c.rerr = e
+	case n == 0:
+		c.rerr = io.EOF
+	default:
+		*b = (*b)[:n]
+		c.ahead, c.off = b, 0
+		return true
+	}
+	aheadPool.Put(b)
+	return true
 }
 
 func (c *writeBoundConn) dropAhead() {

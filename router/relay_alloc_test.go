@@ -4,7 +4,10 @@ package router_test
 
 import (
 	"bufio"
+	"bytes"
+	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -66,3 +69,55 @@ type countingWriter struct{ n int }
 func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
 var _ io.Writer = (*countingWriter)(nil)
+
+// A parked stream allocates nothing per event either (issue 16): the same
+// streamed misses through a real listener, where every stream is hijacked
+// and relayed by the event loop, read over one keep-alive connection by a
+// client that allocates nothing per read. AllocsPerRun counts the whole
+// process — loop, handler and client — so a per-event allocation anywhere on
+// the parked path shows as the 300-event stream's excess over the 3-event one.
+func TestParkedRelayEventAllocs(t *testing.T) {
+	perRequest := func(events int) float64 {
+		u := config.Upstream{Name: "sse", Provider: "openai", BaseURL: sseUpstream(t, events), Auth: config.Auth{APIKey: "k"},
+			Models: map[string]string{"gpt-4o-mini": "gpt-4o-mini"}}
+		base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{u}, Cache: config.Cache{Policy: "off"}})
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		body := `{"model":"gpt-4o-mini","temperature":0.7,"stream":true,"messages":[{"role":"user","content":"relay me"}]}`
+		req := []byte(fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+		end := []byte("data: [DONE]\n\n\r\n0\r\n\r\n")
+		buf := make([]byte, 64<<10)
+		tail := make([]byte, 0, 2*len(end))
+		run := func() {
+			if _, err := c.Write(req); err != nil {
+				t.Fatal(err)
+			}
+			// Read up to the chunked body's end: "[DONE]" then the last chunk.
+			tail = tail[:0]
+			for !bytes.HasSuffix(tail, end) {
+				n, err := c.Read(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := buf[:n]
+				if len(got) >= len(end) {
+					tail = append(tail[:0], got[len(got)-len(end):]...)
+				} else {
+					keep := max(0, len(tail)+len(got)-len(end))
+					tail = append(tail[:copy(tail, tail[keep:])], got...)
+				}
+			}
+		}
+		run()
+		run()
+		return testing.AllocsPerRun(50, run)
+	}
+	few, many := perRequest(3), perRequest(300)
+	if many > few {
+		t.Fatalf("a parked stream of 300 events allocates %.1f times, one of 3 events %.1f: the parked relay allocates per event", many, few)
+	}
+	t.Logf("allocations per parked streamed miss: %.1f (3 events), %.1f (300 events)", few, many)
+}

@@ -132,13 +132,19 @@ type streamRelay struct {
 	closed     bool
 	pending    []byte // Read path: bytes produced but not yet read
 	drain      io.LimitedReader
+	park       parked                 // while the stream is parked (park.go)
+	hj         fasthttp.HijackHandler // r.hijacked, bound once per pooled relay
 }
 
 var relayPool = sync.Pool{New: func() any { return new(streamRelay) }}
 
 func acquireRelay(x *exchange, events provider.EventReader, first error, stripUsage bool) *streamRelay {
 	r := relayPool.Get().(*streamRelay)
-	*r = streamRelay{x: x, upstream: events, next: first, stripUsage: stripUsage, pending: r.pending[:0]}
+	if r.hj == nil {
+		r.hj = r.hijacked // once per pooled relay: a method value allocates
+	}
+	*r = streamRelay{x: x, upstream: events, next: first, stripUsage: stripUsage, pending: r.pending[:0],
+		park: parked{wake: r.park.wake, writeFn: r.park.writeFn}, hj: r.hj}
 	return r
 }
 
@@ -175,6 +181,15 @@ func (r *streamRelay) respond(x *exchange) {
 	x.refs.Add(1)      // the relay's hold on the exchange; Close drops it
 	x.g.hold(x.stripe) // and on the generation
 	x.g.in.load.beginStream()
+	if r.parkable() {
+		// The relay writes the response itself and parks the stream (park.go).
+		if wc := innerConn(ctx.Conn()).(*writeBoundConn); wc.served == nil {
+			wc.served = make(chan struct{}, 1) // once per connection
+		}
+		ctx.HijackSetNoResponse(true)
+		ctx.Hijack(r.hj)
+		return
+	}
 	ctx.Response.SetBodyStream(r, -1)
 }
 
@@ -386,7 +401,7 @@ func (r *streamRelay) Close() error {
 	x.release()
 	g.in.load.endStream()
 	g.leave(stripe)
-	*r = streamRelay{pending: r.pending[:0]}
+	*r = streamRelay{pending: r.pending[:0], park: parked{wake: r.park.wake, writeFn: r.park.writeFn}, hj: r.hj}
 	relayPool.Put(r)
 	return nil
 }

@@ -24,6 +24,7 @@ type Stats interface {
 // limits.max_in_flight); a zero bound is exported as absent.
 type LoadStat struct {
 	Streams, InFlight       int64 // live streams; API requests being served, streams included
+	Parked                  int64 // live streams parked on an event loop (no goroutine relays them)
 	MaxStreams, MaxInFlight int64
 }
 
@@ -98,6 +99,7 @@ var (
 	dUpOverload = prometheus.NewDesc("switchyard_upstream_overloads_total", "Attempts refused by the router because the upstream's connection pool was full: a local overload, not the upstream's failure (no breaker or error-rate change).", []string{lUpstream}, nil)
 
 	dLdStreams     = prometheus.NewDesc("switchyard_streams_live", "Streams being relayed now.", nil, nil)
+	dLdParked      = prometheus.NewDesc("switchyard_streams_parked", "Live streams parked on an event loop: relayed without a goroutine of their own.", nil, nil)
 	dLdInFlight    = prometheus.NewDesc("switchyard_requests_in_flight", "API requests being served now, live streams included.", nil, nil)
 	dLdMaxStreams  = prometheus.NewDesc("switchyard_streams_max", "limits.max_streams: live streams beyond which new stream requests are answered 503 overloaded.", nil, nil)
 	dLdMaxInFlight = prometheus.NewDesc("switchyard_requests_in_flight_max", "limits.max_in_flight: requests in flight beyond which new requests are answered 503 overloaded.", nil, nil)
@@ -124,7 +126,7 @@ type liveCollector struct{ t *Telemetry }
 
 func (c *liveCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dUpHealthy, dUpBreaker, dUpInFlight, dUpLatency, dUpTTFB, dUpErrRate, dUpOverload, dUpRenewals,
-		dLdStreams, dLdInFlight, dLdMaxStreams, dLdMaxInFlight,
+		dLdStreams, dLdParked, dLdInFlight, dLdMaxStreams, dLdMaxInFlight,
 		dPlHealthy, dPlSkipped, dPlRebuilds, dPlPool,
 		dCaEntries, dCaBytes, dCaMaxBytes, dCaHits, dCaMisses, dCaCoalesced, dCaSets, dCaRejected, dCaEvicted} {
 		ch <- d
@@ -165,6 +167,7 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ld := s.LoadStats()
 	gauge(dLdStreams, float64(ld.Streams))
+	gauge(dLdParked, float64(ld.Parked))
 	gauge(dLdInFlight, float64(ld.InFlight))
 	if ld.MaxStreams > 0 {
 		gauge(dLdMaxStreams, float64(ld.MaxStreams))

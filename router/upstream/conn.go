@@ -37,6 +37,12 @@ type ttfbConn struct {
 	fd       int
 	nonblock bool
 	drained  bool // non-blocking: the socket's bytes were all read (see Read)
+	// readNow's call into raw.Read, bound once: a closure over its
+	// arguments would escape, an allocation per read.
+	readFn func(fd uintptr) bool
+	rp     []byte
+	rn     int
+	re     error
 }
 
 func (c *ttfbConn) SetReadDeadline(d time.Time) error {
@@ -81,15 +87,10 @@ func (c *ttfbConn) readNow(p []byte) (int, error) {
 	if c.drained || len(p) == 0 {
 		return 0, openai.ErrWouldBlock
 	}
-	var n int
-	var e error
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, e = syscall.Read(int(fd), p)
-		for e == syscall.EINTR {
-			n, e = syscall.Read(int(fd), p)
-		}
-		return true
-	})
+	c.rp = p
+	err := c.raw.Read(c.readFn)
+	n, e := c.rn, c.re
+	c.rp, c.re = nil, nil
 	switch {
 	case err != nil: // closed, or past the read deadline
 		return 0, err
@@ -107,6 +108,15 @@ func (c *ttfbConn) readNow(p []byte) (int, error) {
 	return n, nil
 }
 
+// readOnce is readNow's one read of the socket (raw.Read's callback).
+func (c *ttfbConn) readOnce(fd uintptr) bool {
+	c.rn, c.re = syscall.Read(int(fd), c.rp)
+	for c.re == syscall.EINTR {
+		c.rn, c.re = syscall.Read(int(fd), c.rp)
+	}
+	return true
+}
+
 // dialer returns a fasthttp dial function whose connections bound the time to
 // the first byte of every answer by ttfb and can be read without waiting.
 // The dial itself runs on a goroutine of its own (dialAside).
@@ -120,7 +130,7 @@ func dialer(ttfb time.Duration) fasthttp.DialFunc {
 		if sc, ok := c.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
 				raw.Control(func(fd uintptr) { tc.fd = int(fd) })
-				tc.raw = raw
+				tc.raw, tc.readFn = raw, tc.readOnce
 			}
 		}
 		return tc, nil

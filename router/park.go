@@ -1,0 +1,696 @@
+//go:build linux
+
+package router
+
+import (
+	"errors"
+	"net"
+	"os"
+	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/switchyard-dev/switchyard/router/openai"
+)
+
+// This file parks live streams (issue 16). A stream spends its life waiting
+// for the cloud's next event; one goroutine per stream, parked in a read,
+// held its stack (8 KiB at best), fasthttp's write buffer and the upstream
+// connection's read buffer for minutes, and woke the scheduler twice per
+// event. A parked stream is instead a registration in an event loop — the
+// way nginx holds its streams — and costs only its state.
+//
+// When a stream commits (respond), the relay hijacks the client connection
+// from fasthttp, writes the response head and the first events itself, and
+// hands the stream to one of the instance's loops. A loop waits on an epoll
+// set holding both sockets of every stream it parks, edge-triggered: the
+// cloud's socket for readable, the client's for writable and hung up. When
+// the cloud's socket is readable, the loop reads what it holds (non-blocking:
+// upstream.Body and openai.SSEReader stop anywhere with ErrWouldBlock and go
+// on from there), relays every complete event in it in one chunked write,
+// and moves on; nothing in the loop ever waits. A client that cannot take a
+// write keeps the rest in a backlog and its stream stops reading the cloud
+// until the client drains it (backpressure); a client that hangs up ends its
+// stream at once (or, when coalesced waiters or the cache fill still need
+// the answer, its stream reads on without writing).
+//
+// Why is the loop's epoll set itself waited on through Go's netpoller (an
+// os.File over the epoll descriptor)? The sockets stay registered with the
+// runtime's poller too (they are net.Conns, and go back to fasthttp and the
+// upstream pool after the stream); if the loop blocked in its own
+// epoll_wait, every event would wake two threads. Nested, one epoll_wait in
+// the runtime reports both, and the loop's own epoll_wait does not block.
+//
+// Why does a parked stream keep a goroutine at all? fasthttp gives the
+// request's context (request headers and body, which the translator and the
+// stream's accounting still read) back to its pool when the hijack handler
+// returns; the handler therefore waits, on a fresh goroutine whose stack
+// never grows past its first 2 KiB, until the loop ends the stream, and then
+// does the stream's closing work (recording, the upstream connection's
+// return to its pool) in plain blocking code.
+
+// sweepEvery is how often a loop looks at every parked stream for what no
+// socket event reports: a request past its deadline (the read then fails
+// with the connection's deadline, and the stream ends with an error event),
+// a client that has not taken a write for write_timeout, and a stream whose
+// client left once nobody else needs the answer.
+const sweepEvery = 250 * time.Millisecond
+
+// chunkHead is the room kept before a write's events for its chunk size line
+// (up to 8 hex digits and CR LF).
+const chunkHead = 10
+
+// maxBatch bounds the events relayed in one write: a stream whose cloud
+// sends faster than the loop can go round still lets the others take turns.
+const maxBatch = 32 << 10
+
+// parker is the instance's set of event loops.
+type parker struct {
+	in    *Instance
+	loops []*parkLoop
+	next  atomic.Uint32
+}
+
+// newParker starts one loop per processor, or returns nil (streams then
+// stay on their goroutines) when epoll cannot be set up.
+func newParker(in *Instance) *parker {
+	p := &parker{in: in}
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newParkLoop(in)
+		if err != nil {
+			in.log.Warn("streams are not parked: the event loop cannot start", "err", err)
+			p.close()
+			return nil
+		}
+		p.loops = append(p.loops, l)
+	}
+	return p
+}
+
+func (p *parker) close() {
+	if p == nil {
+		return
+	}
+	for _, l := range p.loops {
+		l.close()
+	}
+}
+
+// pick spreads streams over the loops.
+func (p *parker) pick() *parkLoop {
+	return p.loops[int(p.next.Add(1))%len(p.loops)]
+}
+
+// parked is a relay's state while its stream is parked.
+type parked struct {
+	loop     *parkLoop
+	slot     int32
+	tag      uint32
+	upFd     int
+	clientFd int
+	craw     syscall.RawConn // the client socket's
+	upReady  bool            // the cloud's socket may hold bytes
+	gone     bool            // the client hung up or stopped reading
+	backlog  *[]byte         // bytes the client has not taken yet
+	since    int64           // unix nanos: when the backlog began
+	wake     chan struct{}   // the loop ended the stream (buffered, reused)
+	// writeNow's call into craw.Write, bound once per pooled relay (a
+	// closure would escape: an allocation per write).
+	writeFn func(fd uintptr) bool
+	wp      []byte
+	wn      int
+	we      error
+}
+
+// writeOnce is writeNow's one write (craw.Write's callback).
+func (p *parked) writeOnce(fd uintptr) bool {
+	p.wn, p.we = syscall.Write(int(fd), p.wp)
+	for p.we == syscall.EINTR {
+		p.wn, p.we = syscall.Write(int(fd), p.wp)
+	}
+	return true
+}
+
+// writeNow writes b to the client without waiting: the bytes taken, or an
+// error when the client is gone (a write that would wait takes 0 bytes).
+func (p *parked) writeNow(b []byte) (int, error) {
+	p.wp = b
+	err := p.craw.Write(p.writeFn)
+	n, e := p.wn, p.we
+	p.wp, p.we = nil, nil
+	switch {
+	case err != nil:
+		return 0, err
+	case e == syscall.EAGAIN:
+		return 0, nil
+	case e != nil:
+		return 0, e
+	}
+	return n, nil
+}
+
+type parkLoop struct {
+	in   *Instance
+	epfd int
+	file *os.File
+	raw  syscall.RawConn
+
+	mu     sync.Mutex // slots, free, tags, closed; held by the loop while it handles events
+	slots  []*streamRelay
+	free   []int32
+	tag    uint32
+	closed bool
+	done   chan struct{}
+
+	// the loop goroutine's own
+	events    [256]syscall.EpollEvent
+	out       []byte
+	nextSweep time.Time
+	waitFn    func(fd uintptr) bool // l.wait, bound once
+	n         int
+	werr      error
+}
+
+// wait takes the ready events without waiting; false (none) makes the
+// runtime's poller wait for the epoll descriptor to be readable.
+func (l *parkLoop) wait(fd uintptr) bool {
+	l.n, l.werr = syscall.EpollWait(int(fd), l.events[:], 0)
+	if l.werr == syscall.EINTR {
+		l.n, l.werr = 0, nil
+	}
+	return l.n > 0 || l.werr != nil
+}
+
+func newParkLoop(in *Instance) (*parkLoop, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "switchyard-park")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	l := &parkLoop{in: in, epfd: fd, file: f, raw: raw, done: make(chan struct{}), out: make([]byte, 0, maxBatch+4<<10)}
+	l.waitFn = l.wait
+	// A pollable file: a deadline wakes the loop for its sweep.
+	if err := f.SetReadDeadline(time.Now().Add(sweepEvery)); err != nil {
+		f.Close()
+		return nil, errors.New("epoll descriptor is not pollable: " + err.Error())
+	}
+	l.nextSweep = time.Now().Add(sweepEvery)
+	go l.run()
+	return l, nil
+}
+
+// close ends every stream still parked (their clients see the stream cut)
+// and stops the loop.
+func (l *parkLoop) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.file.SetReadDeadline(time.Now()) // wake it
+	<-l.done
+	l.file.Close()
+}
+
+// add parks r's stream on l. It reports false when the loop is closing or a
+// socket cannot be registered; r then stays with its goroutine.
+func (l *parkLoop) add(r *streamRelay) bool {
+	p := &r.park
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	var slot int32
+	if n := len(l.free); n > 0 {
+		slot = l.free[n-1]
+		l.free = l.free[:n-1]
+	} else {
+		slot = int32(len(l.slots))
+		l.slots = append(l.slots, nil)
+	}
+	l.tag++
+	p.loop, p.slot, p.tag, p.upReady = l, slot, l.tag&(1<<31-1), true
+	up := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: slot, Pad: int32(p.tag << 1)}
+	if syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, p.upFd, &up) != nil {
+		l.free = append(l.free, slot)
+		return false
+	}
+	// The client's EPOLLOUT is reported at once (its socket has room): the
+	// loop's first look at the stream, which reads what the cloud sent since.
+	cl := syscall.EpollEvent{Events: syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET, Fd: slot, Pad: int32(p.tag<<1 | 1)}
+	if syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, p.clientFd, &cl) != nil {
+		syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, p.upFd, nil)
+		l.free = append(l.free, slot)
+		return false
+	}
+	l.slots[slot] = r
+	l.in.load.parked.Add(1)
+	return true
+}
+
+// epollET is EPOLLET as the uint32 EpollEvent.Events holds (syscall declares
+// it negative).
+const epollET = 1 << 31
+
+func (l *parkLoop) run() {
+	defer close(l.done)
+	for {
+		l.n, l.werr = 0, nil
+		err := l.raw.Read(l.waitFn)
+		n, werr := l.n, l.werr
+		l.mu.Lock()
+		if l.closed {
+			l.endAll()
+			l.mu.Unlock()
+			return
+		}
+		if err == nil && werr == nil {
+			for i := range l.events[:n] {
+				l.handle(&l.events[i])
+			}
+		}
+		now := time.Now()
+		if err != nil || !now.Before(l.nextSweep) {
+			l.sweep(now)
+			l.nextSweep = now.Add(sweepEvery)
+			l.file.SetReadDeadline(l.nextSweep)
+		}
+		l.mu.Unlock()
+		if werr != nil {
+			l.in.log.Error("stream event loop: epoll_wait failed", "err", werr)
+		}
+	}
+}
+
+// handle takes one socket event.
+func (l *parkLoop) handle(ev *syscall.EpollEvent) {
+	slot := ev.Fd
+	if slot < 0 || int(slot) >= len(l.slots) {
+		return
+	}
+	r := l.slots[slot]
+	if r == nil || int32(r.park.tag<<1) != ev.Pad&^1 {
+		return // the stream ended earlier in this batch
+	}
+	p := &r.park
+	if ev.Pad&1 == 0 {
+		p.upReady = true
+		r.x.line.Body().Readable()
+	} else if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		l.clientGone(r)
+		if l.slots[slot] != r {
+			return
+		}
+	}
+	l.pump(r)
+}
+
+// pump relays what r's cloud has sent until its socket is empty, the client
+// stops taking writes, or the stream ends.
+func (l *parkLoop) pump(r *streamRelay) {
+	p := &r.park
+	for {
+		if p.backlog != nil && !l.flush(r) {
+			return
+		}
+		if !p.upReady {
+			return
+		}
+		buf := l.out[:chunkHead]
+		err := r.advance()
+		if err == openai.ErrWouldBlock {
+			p.upReady = false
+			return
+		}
+		buf = r.emit(buf, err)
+		for len(buf) < maxBatch && r.buffered() {
+			err := r.advance()
+			if err == openai.ErrWouldBlock {
+				p.upReady = false
+				break
+			}
+			buf = r.emit(buf, err)
+		}
+		if r.finished {
+			buf = append(buf, lastChunk...)
+		}
+		l.out = buf[:0]
+		if !p.gone {
+			if out := frameChunk(buf, 0, r.finished); len(out) > 0 {
+				l.write(r, out)
+			}
+		}
+		if r.finished {
+			if p.backlog == nil || p.gone {
+				l.end(r)
+			}
+			return
+		}
+		if p.gone && !r.x.answerNeeded() {
+			l.end(r)
+			return
+		}
+	}
+}
+
+// write writes out to r's client without waiting; what the client's socket
+// cannot take now goes to the backlog.
+func (l *parkLoop) write(r *streamRelay, out []byte) {
+	p := &r.park
+	n, err := p.writeNow(out)
+	if err != nil {
+		l.clientGone(r)
+		return
+	}
+	r.x.wrote(time.Now())
+	if n == len(out) {
+		return
+	}
+	b := backlogPool.Get().(*[]byte)
+	*b = append((*b)[:0], out[n:]...)
+	p.backlog, p.since = b, time.Now().UnixNano()
+}
+
+// flush writes r's backlog; it reports whether the backlog is gone.
+func (l *parkLoop) flush(r *streamRelay) bool {
+	p := &r.park
+	b := *p.backlog
+	n, err := p.writeNow(b)
+	if err != nil {
+		l.clientGone(r)
+		return p.backlog == nil
+	}
+	if n < len(b) {
+		*p.backlog = b[:copy(b, b[n:])]
+		return false
+	}
+	l.dropBacklog(p)
+	if r.finished {
+		l.end(r)
+		return false
+	}
+	return true
+}
+
+func (l *parkLoop) dropBacklog(p *parked) {
+	if p.backlog == nil {
+		return
+	}
+	if cap(*p.backlog) <= 64<<10 {
+		backlogPool.Put(p.backlog)
+	}
+	p.backlog = nil
+}
+
+var backlogPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// clientGone marks r's client as gone (it hung up, a write failed, or it
+// stopped reading): the stream ends now, or reads on without writing while
+// coalesced waiters or the cache fill need the answer (issue 11).
+func (l *parkLoop) clientGone(r *streamRelay) {
+	p := &r.park
+	if p.gone {
+		return
+	}
+	p.gone = true
+	l.dropBacklog(p)
+	r.x.clientLeft()
+	if r.finished || !r.x.answerNeeded() {
+		l.end(r)
+		return
+	}
+	p.upReady = true // read on for the others
+}
+
+// sweep looks at every parked stream for what sockets do not report.
+func (l *parkLoop) sweep(now time.Time) {
+	t := now.UnixNano()
+	stall := int64(l.in.limits.WriteTimeout)
+	for _, r := range l.slots {
+		if r == nil {
+			continue
+		}
+		p := &r.park
+		switch {
+		case p.backlog != nil && stall > 0 && t-p.since > stall:
+			l.clientGone(r) // it stopped reading: cut within write_timeout, as a blocked write would be
+		case p.gone && !r.x.answerNeeded():
+			l.end(r)
+		case now.After(r.x.deadline):
+			// The read fails with the connection's deadline: the stream ends
+			// with an error event.
+			r.x.line.Body().Readable()
+			p.upReady = true
+			l.pump(r)
+		}
+	}
+}
+
+// end takes r off the loop and wakes its goroutine, which closes the stream.
+func (l *parkLoop) end(r *streamRelay) {
+	p := &r.park
+	if l.slots[p.slot] != r {
+		return
+	}
+	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, p.upFd, nil)
+	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, p.clientFd, nil)
+	l.slots[p.slot] = nil
+	l.free = append(l.free, p.slot)
+	l.in.load.parked.Add(-1)
+	l.dropBacklog(p)
+	p.loop = nil
+	p.wake <- struct{}{}
+}
+
+// endAll ends every parked stream (the instance is closing): each is cut.
+func (l *parkLoop) endAll() {
+	for _, r := range l.slots {
+		if r != nil {
+			r.park.gone = true
+			l.end(r)
+		}
+	}
+}
+
+var chunkRoom [chunkHead]byte
+
+// lastChunk ends a chunked body.
+var lastChunk = []byte("0\r\n\r\n")
+
+// frameChunk frames the events in buf[start+chunkHead:] as one HTTP chunk,
+// keeping buf[:start] (a response head) before it, and returns the bytes to
+// write. With last set, buf ends with lastChunk, which stays outside the
+// chunk. It returns nil when there is nothing to write; an empty chunk would
+// end the body.
+func frameChunk(buf []byte, start int, last bool) []byte {
+	end := len(buf)
+	if last {
+		end -= len(lastChunk)
+	}
+	size := end - start - chunkHead
+	if size == 0 {
+		if start == 0 && !last {
+			return nil
+		}
+		// The head, the terminator or both, without a chunk.
+		copy(buf[chunkHead:], buf[:start])
+		return append(buf[chunkHead:end], buf[end:]...)
+	}
+	var hex [chunkHead]byte
+	digits := appendHex(hex[:0], size)
+	shift := chunkHead - len(digits) - 2
+	copy(buf[shift:], buf[:start])
+	copy(buf[start+shift:], digits)
+	buf[start+chunkHead-2], buf[start+chunkHead-1] = '\r', '\n'
+	if last {
+		// Room for the chunk's CR LF before the terminator.
+		buf = append(buf, 0, 0)
+		copy(buf[end+2:], buf[end:len(buf)-2])
+		buf[end], buf[end+1] = '\r', '\n'
+		return buf[shift:]
+	}
+	return append(buf[shift:], '\r', '\n')
+}
+
+// parkable reports whether r's stream can be parked: the client is a plain
+// HTTP/1.1 socket, the cloud's body can be read without waiting, and its
+// events come from a reader that can stop anywhere. Coalesced waiters (whose
+// events come from their leader), Bedrock's binary event stream and TLS
+// clients stay on their goroutines.
+func (r *streamRelay) parkable() bool {
+	x := r.x
+	if x.g.in.park == nil || r.follower || x.raw == nil || !x.ctx.Request.Header.IsHTTP11() {
+		return false
+	}
+	if _, ok := innerConn(x.ctx.Conn()).(*writeBoundConn); !ok {
+		return false
+	}
+	if _, ok := r.upstream.(openai.Resumable); !ok {
+		return false
+	}
+	b := x.line.Body()
+	return x.resp.BodyStream() == b && b.Fd() >= 0
+}
+
+// hijacked serves r's stream on the connection fasthttp handed over: the
+// response head and the first events, written here; then the stream parks
+// until it ends; then it is closed and the connection goes back to fasthttp
+// for the next request (or is closed).
+func (r *streamRelay) hijacked(c net.Conn) {
+	x := r.x
+	p := &r.park
+	wc, _ := innerConn(c).(*writeBoundConn)
+	keep := !x.ctx.Request.Header.ConnectionClose()
+	if !keep {
+		x.ctx.Response.SetConnectionClose()
+	}
+	x.ctx.Response.Header.SetContentLength(-1)
+	buf := x.ctx.Response.Header.AppendBytes(x.wbuf[:0])
+	start := len(buf)
+	buf = append(buf, chunkRoom[:]...)
+	buf = r.emit(buf, r.advance())
+	for len(buf) < maxBatch && r.buffered() {
+		buf = r.emit(buf, r.advance())
+	}
+	if r.finished {
+		buf = append(buf, lastChunk...)
+	}
+	x.wbuf = buf
+	x.ttft = time.Since(x.start)
+	_, err := c.Write(frameChunk(buf, start, r.finished))
+	parkedOK := false
+	if err == nil && !r.finished && wc != nil {
+		x.wrote(time.Now())
+		parkedOK = r.parkOn(wc)
+		if parkedOK {
+			<-p.wake
+			r.unpark()
+		}
+	}
+	if err == nil && !parkedOK && !r.finished {
+		_, err = r.WriteTo(chunkWriter{c}) // the loop would not take it: relay here
+		if err == nil {
+			_, err = c.Write(lastChunk)
+		}
+	}
+	clean := err == nil && r.finished && !p.gone && keep && wc != nil
+	in := x.g.in
+	r.Close()
+	if !clean || in.closed.Load() {
+		c.Close()
+		return
+	}
+	// The client's next request is read by fasthttp again, once fasthttp's
+	// goroutine that served this one is done with the connection.
+	<-wc.served
+	if in.closed.Load() {
+		c.Close()
+		return
+	}
+	in.serveAgain(servable(c), wc)
+}
+
+// parkOn parks the stream on a loop; false leaves it with its goroutine.
+func (r *streamRelay) parkOn(wc *writeBoundConn) bool {
+	x := r.x
+	p := &r.park
+	x.unwatch() // the loop notices a client that leaves; the watcher must not cut the line under it
+	if x.line.Cancelled() {
+		return false
+	}
+	b := x.line.Body()
+	if wc.raw == nil || !b.SetNonBlocking(true) {
+		return false
+	}
+	p.craw, p.upFd, p.clientFd, p.gone, p.backlog = wc.raw, b.Fd(), wc.fd, false, nil
+	wc.Conn.SetWriteDeadline(time.Time{}) // the loop bounds stalls itself (sweep)
+	if p.wake == nil {
+		p.wake = make(chan struct{}, 1)
+		p.writeFn = p.writeOnce
+	}
+	if eg, ok := r.upstream.(openai.Resumable); ok {
+		eg.Eager(true)
+	}
+	if x.g.in.park.pick().add(r) {
+		return true
+	}
+	r.unpark()
+	return false
+}
+
+// unpark readies a stream the loop let go of for its closing work, which
+// reads the cloud's socket waiting again.
+func (r *streamRelay) unpark() {
+	r.x.line.Body().SetNonBlocking(false)
+	if eg, ok := r.upstream.(openai.Resumable); ok {
+		eg.Eager(false)
+	}
+}
+
+// servable is the connection to give back to fasthttp after a hijack: the
+// one Accept returned, unless fasthttp's hijacked connection reads through
+// a buffer that holds the client's next (pipelined) request, which must not
+// be lost. Why look inside fasthttp's type? Handing back the wrapper every
+// time would stack one wrapper per stream on a keep-alive connection.
+func servable(c net.Conn) net.Conn {
+	inner := innerConn(c)
+	v := reflect.ValueOf(c)
+	if inner == c || v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return c
+	}
+	f := v.Elem().FieldByName("r")
+	if !f.IsValid() || f.Kind() != reflect.Interface || f.IsNil() {
+		return c
+	}
+	rd := f.Elem()
+	iv := reflect.ValueOf(inner)
+	if rd.Kind() == reflect.Pointer && iv.Kind() == reflect.Pointer && rd.Pointer() == iv.Pointer() {
+		return inner
+	}
+	return c
+}
+
+// chunkWriter frames each write as one HTTP chunk (the relay's fallback when
+// no loop takes the stream).
+type chunkWriter struct{ c net.Conn }
+
+func (w chunkWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var head [chunkHead]byte
+	h := head[:0]
+	h = appendHex(h, len(p))
+	h = append(h, '\r', '\n')
+	bufs := net.Buffers{h, p, crlf}
+	if _, err := bufs.WriteTo(w.c); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+var crlf = []byte("\r\n")
+
+func appendHex(dst []byte, v int) []byte {
+	var hex [16]byte
+	h := len(hex)
+	for {
+		h--
+		hex[h] = "0123456789abcdef"[v&15]
+		if v >>= 4; v == 0 {
+			break
+		}
+	}
+	return append(dst, hex[h:]...)
+}

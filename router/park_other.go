@@ -1,0 +1,19 @@
+//go:build !linux
+
+package router
+
+import "net"
+
+// Streams are parked on Linux only (park.go: epoll); elsewhere every stream
+// keeps its goroutine.
+type parker struct{}
+
+type parked struct{ wake chan struct{} }
+
+func newParker(*Instance) *parker { return nil }
+
+func (*parker) close() {}
+
+func (*streamRelay) parkable() bool { return false }
+
+func (*streamRelay) hijacked(c net.Conn) { c.Close() }
