@@ -238,7 +238,7 @@ type writeBoundConn struct {
 	raw   syscall.RawConn // nil when the connection has no descriptor (TLS, tests); the watcher peeks with it (gone.go)
 	ahead *[]byte         // bytes read by the first-byte read, not yet returned
 	off   int
-	fd    int             // the socket, for a parked stream's event loop; -1 without raw
+	fd    int // the socket, for a parked stream's event loop; -1 without raw
 	// served receives once fasthttp's goroutine is done with the
 	// connection after a hijack (connState): only then may it be served
 	// again (park.go). Made by the first stream that hijacks it.
