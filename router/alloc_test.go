@@ -21,21 +21,6 @@ func bareUpstream(t testing.TB) string {
 	return fixedUpstream(t, "application/json", []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}`))
 }
 
-// fixedUpstream serves body with contentType to every request, from bytes
-// built once, on a loopback port for the test's lifetime.
-func fixedUpstream(t testing.TB, contentType string, body []byte) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType(contentType)
-		ctx.Response.SetBodyRaw(body)
-	}}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
-	return "http://" + ln.Addr().String()
-}
 
 func handlerFor(t testing.TB, cfg *config.Config) *router.Instance {
 	cfg.Listen = "127.0.0.1:0"

@@ -31,7 +31,8 @@ type handedBack struct {
 
 func (h *handedBack) add(c *writeBoundConn) {
 	h.mu.Lock()
-	c.back, c.bprev, c.bnext = true, nil, h.head
+	c.back.Store(true)
+	c.bprev, c.bnext = nil, h.head
 	if h.head != nil {
 		h.head.bprev = c
 	}
@@ -41,7 +42,7 @@ func (h *handedBack) add(c *writeBoundConn) {
 
 func (h *handedBack) remove(c *writeBoundConn) {
 	h.mu.Lock()
-	if c.back {
+	if c.back.Load() {
 		if c.bprev != nil {
 			c.bprev.bnext = c.bnext
 		} else {
@@ -50,7 +51,8 @@ func (h *handedBack) remove(c *writeBoundConn) {
 		if c.bnext != nil {
 			c.bnext.bprev = c.bprev
 		}
-		c.back, c.bprev, c.bnext = false, nil, nil
+		c.back.Store(false)
+		c.bprev, c.bnext = nil, nil
 	}
 	h.mu.Unlock()
 }
@@ -60,7 +62,8 @@ func (h *handedBack) closeAll() {
 	h.mu.Lock()
 	for c := h.head; c != nil; {
 		next := c.bnext
-		c.back, c.bprev, c.bnext = false, nil, nil
+		c.back.Store(false)
+		c.bprev, c.bnext = nil, nil
 		c.Close()
 		c = next
 	}
@@ -82,7 +85,7 @@ func (in *Instance) connState(c net.Conn, st fasthttp.ConnState) {
 			wc.served <- struct{}{}
 		}
 	case fasthttp.StateActive, fasthttp.StateClosed:
-		if wc.back {
+		if wc.back.Load() { // read without the lock: the list's lock is taken only for a listed connection
 			in.backs.remove(wc)
 		}
 	}

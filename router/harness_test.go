@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/switchyard-dev/switchyard/internal/mockcloud"
 	"github.com/switchyard-dev/switchyard/internal/wire"
 	"github.com/switchyard-dev/switchyard/router"
@@ -70,4 +72,20 @@ func startRouterWith(t testing.TB, cfg *config.Config, w router.Wiring) (string,
 		srv.Close(ctx)
 	})
 	return "http://" + ln.Addr().String(), srv
+}
+
+// fixedUpstream serves body with contentType to every request, from bytes
+// built once, on a loopback port for the test's lifetime.
+func fixedUpstream(t testing.TB, contentType string, body []byte) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType(contentType)
+		ctx.Response.SetBodyRaw(body)
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	return "http://" + ln.Addr().String()
 }

@@ -246,7 +246,7 @@ type writeBoundConn struct {
 	// On the instance's list of connections given back to fasthttp that
 	// have not started their next request (handback.go).
 	bnext, bprev *writeBoundConn
-	back         bool
+	back         atomic.Bool
 
 	readFn func(fd uintptr) bool // readAhead's callback, bound once
 	rerr   error

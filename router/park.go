@@ -633,6 +633,9 @@ func (r *streamRelay) parkOn(wc *writeBoundConn) bool {
 // reads the cloud's socket waiting again.
 func (r *streamRelay) unpark() {
 	r.x.line.Body().SetNonBlocking(false)
+	if r.finished {
+		return // the reader gave itself back to its pool at the stream's end
+	}
 	if eg, ok := r.upstream.(openai.Resumable); ok {
 		eg.Eager(false)
 	}

@@ -22,6 +22,17 @@ func parkedNow(t *testing.T, base string) float64 {
 	return metricValue(t, scrape(t, base), "switchyard_streams_parked")
 }
 
+// dialRouter opens a client connection to the router, closed at cleanup.
+func dialRouter(t *testing.T, base string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // sendRaw writes one chat request on c; extra headers end with CRLF.
 func sendRaw(t *testing.T, c net.Conn, body, extra string) {
 	t.Helper()
@@ -37,11 +48,7 @@ func sendRaw(t *testing.T, c net.Conn, body, extra string) {
 func TestParkedStreamKeepsTheConnection(t *testing.T) {
 	m := slowMock(t)
 	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", m)}})
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRouter(t, base)
 	br := bufio.NewReader(c)
 	for i := range 2 {
 		sendRaw(t, c, `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"parked `+fmt.Sprint(i)+`"}]}`, "")
@@ -95,11 +102,7 @@ func assembleText(sse string) string {
 func TestParkedStreamHonoursConnectionClose(t *testing.T) {
 	m := slowMock(t)
 	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", m)}})
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRouter(t, base)
 	sendRaw(t, c, streamBody, "Connection: close\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
@@ -120,11 +123,7 @@ func TestParkedStreamHonoursConnectionClose(t *testing.T) {
 func TestParkedStreamThenPipelinedRequest(t *testing.T) {
 	m := slowMock(t)
 	base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{openaiUpstream("up", m)}})
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRouter(t, base)
 	var both strings.Builder
 	for _, body := range []string{streamBody, chatBody} {
 		fmt.Fprintf(&both, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
@@ -189,11 +188,7 @@ func TestParkedStreamPastItsDeadline(t *testing.T) {
 	m := startMock(t, mockcloud.Options{Provider: "openai", APIKey: "sk-test", ChunkDelay: time.Minute})
 	base, in := startRouter(t, &config.Config{Limits: config.Limits{RequestTimeout: time.Second},
 		Upstreams: []config.Upstream{openaiUpstream("up", m)}})
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRouter(t, base)
 	sendRaw(t, c, `{"model":"gpt-4o-mini","stream":true,"temperature":0.7,"messages":[{"role":"user","content":"think long"}]}`, "")
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
