@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/switchyard-dev/switchyard/router/internal/nbio"
 	"github.com/switchyard-dev/switchyard/router/openai"
 )
 
@@ -127,9 +128,10 @@ type parked struct {
 
 // writeOnce is writeNow's one write (craw.Write's callback).
 func (p *parked) writeOnce(fd uintptr) bool {
-	p.wn, p.we = syscall.Write(int(fd), p.wp)
-	for p.we == syscall.EINTR {
-		p.wn, p.we = syscall.Write(int(fd), p.wp)
+	n, e := nbio.Write(int(fd), p.wp)
+	p.wn, p.we = n, nil
+	if e != 0 {
+		p.we = e
 	}
 	return true
 }
@@ -177,9 +179,10 @@ type parkLoop struct {
 // wait takes the ready events without waiting; false (none) makes the
 // runtime's poller wait for the epoll descriptor to be readable.
 func (l *parkLoop) wait(fd uintptr) bool {
-	l.n, l.werr = syscall.EpollWait(int(fd), l.events[:], 0)
-	if l.werr == syscall.EINTR {
-		l.n, l.werr = 0, nil
+	n, e := nbio.EpollWaitNow(int(fd), l.events[:])
+	l.n, l.werr = n, nil
+	if e != 0 {
+		l.werr = e
 	}
 	return l.n > 0 || l.werr != nil
 }
@@ -697,3 +700,7 @@ func appendHex(dst []byte, v int) []byte {
 	}
 	return append(dst, hex[h:]...)
 }
+
+// reused is p emptied for the relay's next stream, keeping what is made
+// once per pooled relay.
+func (p *parked) reused() parked { return parked{wake: p.wake, writeFn: p.writeFn} }

@@ -17,3 +17,5 @@ func (*parker) close() {}
 func (*streamRelay) parkable() bool { return false }
 
 func (*streamRelay) hijacked(c net.Conn) { c.Close() }
+
+func (p *parked) reused() parked { return parked{wake: p.wake} }

@@ -144,7 +144,7 @@ func acquireRelay(x *exchange, events provider.EventReader, first error, stripUs
 		r.hj = r.hijacked // once per pooled relay: a method value allocates
 	}
 	*r = streamRelay{x: x, upstream: events, next: first, stripUsage: stripUsage, pending: r.pending[:0],
-		park: parked{wake: r.park.wake, writeFn: r.park.writeFn}, hj: r.hj}
+		park: r.park.reused(), hj: r.hj}
 	return r
 }
 
@@ -401,7 +401,7 @@ func (r *streamRelay) Close() error {
 	x.release()
 	g.in.load.endStream()
 	g.leave(stripe)
-	*r = streamRelay{pending: r.pending[:0], park: parked{wake: r.park.wake, writeFn: r.park.writeFn}, hj: r.hj}
+	*r = streamRelay{pending: r.pending[:0], park: r.park.reused(), hj: r.hj}
 	relayPool.Put(r)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/switchyard-dev/switchyard/router/internal/nbio"
 	"github.com/switchyard-dev/switchyard/router/openai"
 )
 
@@ -110,9 +111,10 @@ func (c *ttfbConn) readNow(p []byte) (int, error) {
 
 // readOnce is readNow's one read of the socket (raw.Read's callback).
 func (c *ttfbConn) readOnce(fd uintptr) bool {
-	c.rn, c.re = syscall.Read(int(fd), c.rp)
-	for c.re == syscall.EINTR {
-		c.rn, c.re = syscall.Read(int(fd), c.rp)
+	n, e := nbio.Read(int(fd), c.rp)
+	c.rn, c.re = n, nil
+	if e != 0 {
+		c.re = e
 	}
 	return true
 }

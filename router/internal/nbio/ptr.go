@@ -1,0 +1,5 @@
+package nbio
+
+import "unsafe"
+
+func unsafePointer(p []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(p)) }
