@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -200,4 +202,58 @@ func TestParkedStreamPastItsDeadline(t *testing.T) {
 		t.Fatalf("%q %v", body, err)
 	}
 	eventually(t, "the upstream call ended", func() bool { return in.Registry().Stats("up").Snapshot().InFlight == 0 })
+}
+
+// Every cloud's stream parks — OpenAI's, Azure's and Bedrock's SSE, Bedrock
+// Converse's binary event stream, Vertex's SSE — and reads to the same end
+// as it would on a goroutine.
+func TestParkedOnEveryCloud(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	sa, err := os.ReadFile("../examples/configs/mock-service-account.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"openai", "azure", "bedrock-openai", "bedrock-converse", "vertex"} {
+		t.Run(kind, func(t *testing.T) {
+			var u config.Upstream
+			switch kind {
+			case "openai":
+				u = openaiUpstream("up", startMock(t, mockcloud.Options{Provider: "openai", APIKey: "sk-test", ChunkDelay: delay}))
+			case "azure":
+				u = azureUpstream("up", startMock(t, mockcloud.Options{Provider: "azure", APIKey: "az-test", Models: []string{"mini-prod"}, ChunkDelay: delay}), "")
+			case "bedrock-openai", "bedrock-converse":
+				m := startMock(t, mockcloud.Options{Provider: "bedrock", AccessKeyID: "AKIDTEST", SecretAccessKey: "test-secret", ChunkDelay: delay})
+				u = config.Upstream{Name: "up", Provider: "bedrock", BaseURL: m.URL(), Region: "us-east-1", API: strings.TrimPrefix(kind, "bedrock-"),
+					Auth: config.Auth{AccessKeyID: "AKIDTEST", SecretAccessKey: "test-secret"}, Models: map[string]string{"gpt-4o-mini": "openai.gpt-oss-20b-1:0"}}
+			case "vertex":
+				m := startMock(t, mockcloud.Options{Provider: "vertex", ServiceAccountJSON: sa, ChunkDelay: delay})
+				path := filepath.Join(t.TempDir(), "sa.json")
+				if err := os.WriteFile(path, m.ServiceAccountJSON(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				u = config.Upstream{Name: "up", Provider: "vertex", BaseURL: m.URL(), Project: "p", Region: "us-central1",
+					Auth: config.Auth{CredentialsFile: path}, Models: map[string]string{"gpt-4o-mini": "openai/gpt-oss-120b-maas"}}
+			}
+			base, _ := startRouter(t, &config.Config{Upstreams: []config.Upstream{u}})
+			c := dialRouter(t, base)
+			sendRaw(t, c, `{"model":"gpt-4o-mini","stream":true,"temperature":0.7,"messages":[{"role":"user","content":"park me on every cloud please"}]}`, "")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("%v %v", err, resp)
+			}
+			events := bufio.NewReader(resp.Body)
+			first, err := events.ReadString('\n')
+			if err != nil || !strings.HasPrefix(first, "data: ") {
+				t.Fatalf("first event %q %v", first, err)
+			}
+			eventually(t, "the stream is parked", func() bool { return parkedNow(t, base) == 1 })
+			rest, err := io.ReadAll(events)
+			if err != nil || !strings.HasSuffix(string(rest), "data: [DONE]\n\n") {
+				t.Fatalf("%q %v", rest, err)
+			}
+			if text := assembleText(first + string(rest)); !strings.Contains(text, "park me on every cloud please") {
+				t.Fatalf("text %q", text)
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +30,55 @@ type streamReader struct {
 	tools   []toolSlot
 	stopped bool  // messageStop seen: the end of the body is a clean end
 	err     error // sticky
+
+	// Eager mode (a parked stream's event loop reads a non-blocking body):
+	// a frame is gathered whole in frame — across reads that return
+	// sse.ErrWouldBlock — and decoded from there, since the decoder loses its
+	// place on a read that fails mid-frame.
+	eager bool
+	frame []byte
+	fr    bytes.Reader
+}
+
+// maxFrameBytes bounds one event-stream frame gathered in eager mode: a
+// prelude announcing more is a broken stream, not an answer.
+const maxFrameBytes = 16 << 20
+
+// Eager implements sse.Resumable: Next then returns sse.ErrWouldBlock where
+// its body has nothing more for now, and goes on from there when called again.
+func (r *streamReader) Eager(on bool) { r.eager = on }
+
+// gather reads the rest of the next frame into r.frame; it returns
+// sse.ErrWouldBlock (keeping what it read) when the body has nothing more
+// now, and the body's error otherwise.
+func (r *streamReader) gather() error {
+	for {
+		need := 4
+		if len(r.frame) >= 4 {
+			need = int(binary.BigEndian.Uint32(r.frame))
+			if need < 16 || need > maxFrameBytes {
+				return fmt.Errorf("%w: frame of %d bytes", ErrStream, need)
+			}
+			if len(r.frame) == need {
+				return nil
+			}
+		}
+		if cap(r.frame) < need {
+			r.frame = append(make([]byte, 0, max(need, 2*cap(r.frame))), r.frame...)
+		}
+		n, err := r.br.Read(r.frame[len(r.frame):need])
+		r.frame = r.frame[:len(r.frame)+n]
+		if n > 0 {
+			continue
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		if err == io.EOF && len(r.frame) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
 }
 
 type toolSlot struct{ block, index int }
@@ -62,6 +112,9 @@ func headerString(m *eventstream.Message, name string) string {
 // so Next will not wait on the network (the relay batches such events into
 // one write). A frame's prelude starts with its total length.
 func (r *streamReader) Buffered() bool {
+	if r.eager && len(r.frame) > 0 {
+		return len(r.frame) >= 4 && len(r.frame) == int(binary.BigEndian.Uint32(r.frame))
+	}
 	n := r.br.Buffered()
 	if n < 4 {
 		return false
@@ -78,7 +131,22 @@ func (r *streamReader) Next(ev *provider.Event) error {
 		return r.err
 	}
 	for {
-		msg, err := r.dec.Decode(r.br, r.payload[:0])
+		var src io.Reader = r.br
+		if r.eager {
+			if err := r.gather(); err == sse.ErrWouldBlock {
+				return err
+			} else if err != nil && !(err == io.EOF && len(r.frame) == 0) {
+				r.err = err
+				if !errors.Is(err, ErrStream) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+					r.err = io.ErrUnexpectedEOF
+				}
+				return r.err
+			}
+			r.fr.Reset(r.frame) // empty at the body's end: Decode reports io.EOF
+			r.frame = r.frame[:0]
+			src = &r.fr
+		}
+		msg, err := r.dec.Decode(src, r.payload[:0])
 		if err != nil {
 			switch {
 			case errors.Is(err, io.EOF) && r.stopped:

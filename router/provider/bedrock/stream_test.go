@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
+	sse "github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
 )
 
@@ -239,4 +240,74 @@ func FuzzStream(f *testing.F) {
 		}
 		t.Fatal("reader did not end")
 	})
+}
+
+// stutterReader hands out step bytes at a time with sse.ErrWouldBlock before
+// each step: a non-blocking body whose socket empties at every step.
+type stutterReader struct {
+	b     []byte
+	step  int
+	ready bool
+}
+
+func (s *stutterReader) Read(p []byte) (int, error) {
+	if !s.ready {
+		s.ready = true
+		return 0, sse.ErrWouldBlock
+	}
+	s.ready = false
+	if len(s.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), s.step)], s.b)
+	s.b = s.b[n:]
+	return n, nil
+}
+
+// In eager mode (a parked stream) the reader returns sse.ErrWouldBlock
+// wherever the body runs dry — in a prelude, in headers, in a payload — and
+// yields the same chunks and the same ends as a blocking read, the cut-short
+// and corrupt bodies included.
+func TestStreamEagerResumesAnywhere(t *testing.T) {
+	body := frames(t, "messageStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata")
+	full := frames(t, "messageStart", "contentBlockDelta")
+	bad := frames(t, "messageStart")
+	bad[len(bad)-1] ^= 1
+	cases := []struct {
+		body   []byte
+		chunks []string
+		end    error
+	}{
+		{body, refWant, io.EOF},
+		{full[:len(full)-30], nil, io.ErrUnexpectedEOF},
+		{append(frames(t, "messageStart"), 0, 0, 0), nil, io.ErrUnexpectedEOF},
+		{nil, nil, io.ErrUnexpectedEOF},
+		{bad, nil, ErrStream},
+	}
+	for i, tc := range cases {
+		for _, step := range []int{1, 5, 64, 1 << 20} {
+			r := newStreamReader(&stutterReader{b: tc.body, step: step}, "gpt-oss-20b", 1700000000)
+			r.Eager(true)
+			var got []string
+			var ev provider.Event
+			var err error
+			blocks := 0
+			for range 100000 {
+				if err = r.Next(&ev); err == sse.ErrWouldBlock {
+					blocks++
+					continue
+				}
+				if err != nil {
+					break
+				}
+				got = append(got, chunkRest(t, ev.Data))
+			}
+			if !errors.Is(err, tc.end) || blocks == 0 {
+				t.Fatalf("case %d, step %d: end %v (%d would-blocks), want %v", i, step, err, blocks, tc.end)
+			}
+			if tc.chunks != nil && strings.Join(got, "\n") != strings.Join(tc.chunks, "\n") {
+				t.Fatalf("case %d, step %d: chunks\n got %q\nwant %q", i, step, got, tc.chunks)
+			}
+		}
+	}
 }
