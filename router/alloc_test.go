@@ -21,7 +21,6 @@ func bareUpstream(t testing.TB) string {
 	return fixedUpstream(t, "application/json", []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi!"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}`))
 }
 
-
 func handlerFor(t testing.TB, cfg *config.Config) *router.Instance {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.ApplyDefaults()
