@@ -310,11 +310,8 @@ func (l *parkLoop) handle(ev *syscall.EpollEvent) {
 	if ev.Pad&1 == 0 {
 		p.upReady = true
 		r.x.line.Body().Readable()
-	} else if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
-		l.clientGone(r)
-		if l.slots[slot] != r {
-			return
-		}
+	} else if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && !l.clientGone(r) {
+		return
 	}
 	l.pump(r)
 }
@@ -324,8 +321,12 @@ func (l *parkLoop) handle(ev *syscall.EpollEvent) {
 func (l *parkLoop) pump(r *streamRelay) {
 	p := &r.park
 	for {
-		if p.backlog != nil && !l.flush(r) {
-			return
+		// Once a call below has ended the stream (end), r belongs to its
+		// goroutine again: nothing here may touch it after that.
+		if p.backlog != nil {
+			if drained, live := l.flush(r); !drained || !live {
+				return
+			}
 		}
 		if !p.upReady {
 			return
@@ -345,16 +346,17 @@ func (l *parkLoop) pump(r *streamRelay) {
 			}
 			buf = r.emit(buf, err)
 		}
-		if r.finished {
+		finished := r.finished
+		if finished {
 			buf = append(buf, lastChunk...)
 		}
 		l.out = buf[:0]
 		if !p.gone {
-			if out := frameChunk(buf, 0, r.finished); len(out) > 0 {
-				l.write(r, out)
+			if out := frameChunk(buf, 0, finished); len(out) > 0 && !l.write(r, out) {
+				return
 			}
 		}
-		if r.finished {
+		if finished {
 			if p.backlog == nil || p.gone {
 				l.end(r)
 			}
@@ -368,42 +370,44 @@ func (l *parkLoop) pump(r *streamRelay) {
 }
 
 // write writes out to r's client without waiting; what the client's socket
-// cannot take now goes to the backlog.
-func (l *parkLoop) write(r *streamRelay, out []byte) {
+// cannot take now goes to the backlog. It reports false when the stream
+// ended (its client is gone).
+func (l *parkLoop) write(r *streamRelay, out []byte) bool {
 	p := &r.park
 	n, err := p.writeNow(out)
 	if err != nil {
-		l.clientGone(r)
-		return
+		return l.clientGone(r)
 	}
 	r.x.wrote(time.Now())
 	if n == len(out) {
-		return
+		return true
 	}
 	b := backlogPool.Get().(*[]byte)
 	*b = append((*b)[:0], out[n:]...)
 	p.backlog, p.since = b, time.Now().UnixNano()
+	return true
 }
 
-// flush writes r's backlog; it reports whether the backlog is gone.
-func (l *parkLoop) flush(r *streamRelay) bool {
+// flush writes r's backlog: drained reports whether it is all written, live
+// whether the stream goes on (its client is there and it has not ended).
+func (l *parkLoop) flush(r *streamRelay) (drained, live bool) {
 	p := &r.park
 	b := *p.backlog
 	n, err := p.writeNow(b)
 	if err != nil {
-		l.clientGone(r)
-		return p.backlog == nil
+		live = l.clientGone(r)
+		return live, live // a client gone drops the backlog
 	}
 	if n < len(b) {
 		*p.backlog = b[:copy(b, b[n:])]
-		return false
+		return false, true
 	}
 	l.dropBacklog(p)
 	if r.finished {
 		l.end(r)
-		return false
+		return true, false
 	}
-	return true
+	return true, true
 }
 
 func (l *parkLoop) dropBacklog(p *parked) {
@@ -420,20 +424,22 @@ var backlogPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); retur
 
 // clientGone marks r's client as gone (it hung up, a write failed, or it
 // stopped reading): the stream ends now, or reads on without writing while
-// coalesced waiters or the cache fill need the answer (issue 11).
-func (l *parkLoop) clientGone(r *streamRelay) {
+// coalesced waiters or the cache fill need the answer (issue 11). It reports
+// whether the stream goes on.
+func (l *parkLoop) clientGone(r *streamRelay) bool {
 	p := &r.park
 	if p.gone {
-		return
+		return true
 	}
 	p.gone = true
 	l.dropBacklog(p)
 	r.x.clientLeft()
 	if r.finished || !r.x.answerNeeded() {
 		l.end(r)
-		return
+		return false
 	}
 	p.upReady = true // read on for the others
+	return true
 }
 
 // sweep looks at every parked stream for what sockets do not report.
