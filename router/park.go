@@ -112,43 +112,23 @@ type parked struct {
 	tag      uint32
 	upFd     int
 	clientFd int
-	craw     syscall.RawConn // the client socket's
-	upReady  bool            // the cloud's socket may hold bytes
-	gone     bool            // the client hung up or stopped reading
-	backlog  *[]byte         // bytes the client has not taken yet
-	since    int64           // unix nanos: when the backlog began
-	wake     chan struct{}   // the loop ended the stream (buffered, reused)
-	// writeNow's call into craw.Write, bound once per pooled relay (a
-	// closure would escape: an allocation per write).
-	writeFn func(fd uintptr) bool
-	wp      []byte
-	wn      int
-	we      error
-}
-
-// writeOnce is writeNow's one write (craw.Write's callback).
-func (p *parked) writeOnce(fd uintptr) bool {
-	n, e := nbio.Write(int(fd), p.wp)
-	p.wn, p.we = n, nil
-	if e != 0 {
-		p.we = e
-	}
-	return true
+	upReady  bool          // the cloud's socket may hold bytes
+	gone     bool          // the client hung up or stopped reading
+	backlog  *[]byte       // bytes the client has not taken yet
+	since    int64         // unix nanos: when the backlog began
+	wake     chan struct{} // the loop ended the stream (buffered, reused)
 }
 
 // writeNow writes b to the client without waiting: the bytes taken, or an
-// error when the client is gone (a write that would wait takes 0 bytes).
+// error when the client is gone (a write that would wait takes 0 bytes). The
+// descriptor is written directly: a parked client connection is the loop's
+// alone (see upstream's ttfbConn.readNow).
 func (p *parked) writeNow(b []byte) (int, error) {
-	p.wp = b
-	err := p.craw.Write(p.writeFn)
-	n, e := p.wn, p.we
-	p.wp, p.we = nil, nil
+	n, e := nbio.Write(p.clientFd, b)
 	switch {
-	case err != nil:
-		return 0, err
 	case e == syscall.EAGAIN:
 		return 0, nil
-	case e != nil:
+	case e != 0:
 		return 0, e
 	}
 	return n, nil
@@ -378,8 +358,7 @@ func (l *parkLoop) write(r *streamRelay, out []byte) bool {
 	if err != nil {
 		return l.clientGone(r)
 	}
-	r.x.wrote(time.Now())
-	if n == len(out) {
+	if n == len(out) { // (no x.wrote: the watcher does not watch a parked stream)
 		return true
 	}
 	b := backlogPool.Get().(*[]byte)
@@ -457,9 +436,9 @@ func (l *parkLoop) sweep(now time.Time) {
 		case p.gone && !r.x.answerNeeded():
 			l.end(r)
 		case now.After(r.x.deadline):
-			// The read fails with the connection's deadline: the stream ends
-			// with an error event.
-			r.x.line.Body().Readable()
+			// The read fails as a blocking one past the connection's
+			// deadline would: the stream ends with an error event.
+			r.x.line.Body().Expire()
 			p.upReady = true
 			l.pump(r)
 		}
@@ -619,14 +598,13 @@ func (r *streamRelay) parkOn(wc *writeBoundConn) bool {
 		return false
 	}
 	b := x.line.Body()
-	if wc.raw == nil || !b.SetNonBlocking(true) {
+	if wc.fd < 0 || !b.SetNonBlocking(true) {
 		return false
 	}
-	p.craw, p.upFd, p.clientFd, p.gone, p.backlog = wc.raw, b.Fd(), wc.fd, false, nil
+	p.upFd, p.clientFd, p.gone, p.backlog = b.Fd(), wc.fd, false, nil
 	wc.Conn.SetWriteDeadline(time.Time{}) // the loop bounds stalls itself (sweep)
 	if p.wake == nil {
 		p.wake = make(chan struct{}, 1)
-		p.writeFn = p.writeOnce
 	}
 	if eg, ok := r.upstream.(openai.Resumable); ok {
 		eg.Eager(true)
@@ -709,4 +687,4 @@ func appendHex(dst []byte, v int) []byte {
 
 // reused is p emptied for the relay's next stream, keeping what is made
 // once per pooled relay.
-func (p *parked) reused() parked { return parked{wake: p.wake, writeFn: p.writeFn} }
+func (p *parked) reused() parked { return parked{wake: p.wake} }

@@ -104,14 +104,24 @@ func (b *Body) Fd() int {
 // default) and returning openai.ErrWouldBlock when the socket is empty. It
 // reports false, changing nothing, when the connection cannot be read that
 // way. Between the two the caller must clear the read deadline it relies on
-// or keep it: both modes honour the connection's deadline.
+// or keep it: a blocking read honours the connection's deadline, a
+// non-blocking one fails once Expire was called.
 func (b *Body) SetNonBlocking(on bool) bool {
 	if b.pc == nil {
 		return false
 	}
 	b.pc.nonblock = on
-	b.pc.drained = false
+	b.pc.drained, b.pc.expired = false, false
 	return true
+}
+
+// Expire tells a non-blocking body that its exchange's deadline passed (the
+// event loop enforces it; see ttfbConn.readNow): its reads fail with
+// os.ErrDeadlineExceeded, as a blocking read past the deadline does.
+func (b *Body) Expire() {
+	if b.pc != nil && b.pc.nonblock {
+		b.pc.expired = true
+	}
 }
 
 // Readable tells a non-blocking body that its socket has new bytes (the
