@@ -113,6 +113,7 @@ type parked struct {
 	upFd     int
 	clientFd int
 	upReady  bool          // the cloud's socket may hold bytes
+	head     bool          // the response head and first event are still to be written
 	gone     bool          // the client hung up or stopped reading
 	backlog  *[]byte       // bytes the client has not taken yet
 	since    int64         // unix nanos: when the backlog began
@@ -308,10 +309,18 @@ func (l *parkLoop) pump(r *streamRelay) {
 				return
 			}
 		}
-		if !p.upReady {
+		if !p.upReady && !p.head {
 			return
 		}
-		buf := l.out[:chunkHead]
+		buf, start := l.out[:0], 0
+		if p.head {
+			// The response head, and the first event (read before the
+			// relay committed: advance returns it without reading).
+			buf = r.x.ctx.Response.Header.AppendBytes(buf)
+			start, p.head = len(buf), false
+			r.x.ttft = time.Since(r.x.start)
+		}
+		buf = append(buf, chunkRoom[:]...)
 		err := r.advance()
 		if err == openai.ErrWouldBlock {
 			p.upReady = false
@@ -332,7 +341,7 @@ func (l *parkLoop) pump(r *streamRelay) {
 		}
 		l.out = buf[:0]
 		if !p.gone {
-			if out := frameChunk(buf, 0, finished); len(out) > 0 && !l.write(r, out) {
+			if out := frameChunk(buf, start, finished); len(out) > 0 && !l.write(r, out) {
 				return
 			}
 		}
@@ -537,13 +546,27 @@ func (r *streamRelay) parkable() bool {
 // for the next request (or is closed).
 func (r *streamRelay) hijacked(c net.Conn) {
 	x := r.x
-	p := &r.park
 	wc, _ := innerConn(c).(*writeBoundConn)
 	keep := !x.ctx.Request.Header.ConnectionClose()
 	if !keep {
 		x.ctx.Response.SetConnectionClose()
 	}
 	x.ctx.Response.Header.SetContentLength(-1)
+	// Parked, the loop writes the head and every event: this goroutine only
+	// waits, and its stack never grows past its first 2 KiB.
+	if wc != nil && r.parkOn(wc) {
+		<-r.park.wake
+		r.unpark()
+		r.endHijacked(c, wc, keep, nil)
+		return
+	}
+	r.endHijacked(c, wc, keep, r.relayHere(c))
+}
+
+// relayHere relays the stream on this goroutine, with blocking writes: the
+// loop would not take it.
+func (r *streamRelay) relayHere(c net.Conn) error {
+	x := r.x
 	buf := x.ctx.Response.Header.AppendBytes(x.wbuf[:0])
 	start := len(buf)
 	buf = append(buf, chunkRoom[:]...)
@@ -556,31 +579,29 @@ func (r *streamRelay) hijacked(c net.Conn) {
 	}
 	x.wbuf = buf
 	x.ttft = time.Since(x.start)
-	_, err := c.Write(frameChunk(buf, start, r.finished))
-	parkedOK := false
-	if err == nil && !r.finished && wc != nil {
-		x.wrote(time.Now())
-		parkedOK = r.parkOn(wc)
-		if parkedOK {
-			<-p.wake
-			r.unpark()
-		}
+	if _, err := c.Write(frameChunk(buf, start, r.finished)); err != nil || r.finished {
+		return err
 	}
-	if err == nil && !parkedOK && !r.finished {
-		_, err = r.WriteTo(chunkWriter{c}) // the loop would not take it: relay here
-		if err == nil {
-			_, err = c.Write(lastChunk)
-		}
+	if _, err := r.WriteTo(chunkWriter{c}); err != nil {
+		return err
 	}
-	clean := err == nil && r.finished && !p.gone && keep && wc != nil
+	_, err := c.Write(lastChunk)
+	return err
+}
+
+// endHijacked closes the stream and gives its connection back to fasthttp
+// for the client's next request, or closes it.
+func (r *streamRelay) endHijacked(c net.Conn, wc *writeBoundConn, keep bool, err error) {
+	x := r.x
+	clean := err == nil && r.finished && !r.park.gone && keep && wc != nil
 	in := x.g.in
 	r.Close()
 	if !clean || in.closed.Load() {
 		c.Close()
 		return
 	}
-	// The client's next request is read by fasthttp again, once fasthttp's
-	// goroutine that served this one is done with the connection.
+	// Once fasthttp's goroutine that served this request is done with the
+	// connection.
 	<-wc.served
 	if in.closed.Load() {
 		c.Close()
@@ -601,7 +622,7 @@ func (r *streamRelay) parkOn(wc *writeBoundConn) bool {
 	if wc.fd < 0 || !b.SetNonBlocking(true) {
 		return false
 	}
-	p.upFd, p.clientFd, p.gone, p.backlog = b.Fd(), wc.fd, false, nil
+	p.upFd, p.clientFd, p.gone, p.backlog, p.head = b.Fd(), wc.fd, false, nil, true
 	wc.Conn.SetWriteDeadline(time.Time{}) // the loop bounds stalls itself (sweep)
 	if p.wake == nil {
 		p.wake = make(chan struct{}, 1)

@@ -45,7 +45,6 @@ type exchange struct {
 
 	body     []byte // the body as it goes upstream (redacted when a plugin rewrote it)
 	scan     openai.Request
-	answer   openai.Request // scratch for validating a JSON answer
 	redacted []byte         // body after redaction plugins
 	upBody   []byte         // body for one attempt (model mapped, include_usage forced)
 	out      []byte         // translated answer
@@ -75,7 +74,7 @@ type exchange struct {
 	tr         responses.Translator
 	st         responses.Stream
 	chat       []byte
-	chatScan   openai.Request
+	chatScan   *openai.Request // from scanPool while the request is translated
 	resp2      []byte
 	echo       []byte              // scratch for restoring a translated stream's echoes
 	conv       responses.Converter // a Responses answer ⇄ its event stream, for the cache
@@ -118,6 +117,13 @@ type exchange struct {
 
 var exchangePool = sync.Pool{New: func() any { return &exchange{} }}
 
+// scanPool holds the scans only some requests need, out of the exchange:
+// validating a JSON answer, and a translated request's chat body. Why not
+// members? The exchange is held for a stream's whole life, and without
+// them it fits the allocator's 3 KiB class instead of 4 KiB (issue 16:
+// memory per stream).
+var scanPool = sync.Pool{New: func() any { return new(openai.Request) }}
+
 func (g *Generation) acquireExchange(ctx *fasthttp.RequestCtx, ep provider.Endpoint, t *tenant, stripe int) *exchange {
 	x := exchangePool.Get().(*exchange)
 	x.g, x.ctx, x.ep, x.t, x.stripe = g, ctx, ep, t, stripe
@@ -155,6 +161,10 @@ func (x *exchange) release() {
 	x.restored = x.restored[:0]
 	x.json, x.hit = jsonResponder{}, hitResponder{}
 	x.translated, x.chatReady, x.chat, x.resp2 = false, false, x.chat[:0], x.resp2[:0]
+	if x.chatScan != nil {
+		scanPool.Put(x.chatScan)
+		x.chatScan = nil
+	}
 	x.key, x.res, x.dec, x.attempts, x.usage, x.ttft, x.outcome, x.streaming = nil, nil, limits.Decision{}, 0, telemetry.Usage{}, 0, 0, false
 	x.tctx, x.actx, x.span = nil, nil, telemetry.Span{}
 	x.rctx.parent, x.tail = nil, flightTail{}
@@ -163,10 +173,12 @@ func (x *exchange) release() {
 
 // dropAnswer gives back the upstream request and response of the answer in hand.
 func (x *exchange) dropAnswer() {
-	if x.req != nil {
+	if x.resp != nil {
 		x.resp.CloseBodyStream()
 		x.line.Finish(x.resp, false) // a body not read to its end: the connection is closed
-		fasthttp.ReleaseRequest(x.req)
+		if x.req != nil {
+			fasthttp.ReleaseRequest(x.req)
+		}
 		fasthttp.ReleaseResponse(x.resp)
 		x.req, x.resp = nil, nil
 	}
@@ -701,7 +713,9 @@ func (x *exchange) try(u *upstream.Upstream) *provider.Error {
 		if derr == nil {
 			// A 200 whose body is cut short or is not JSON is the upstream's
 			// failure, never relayed as a success (issue 15).
-			derr = openai.Scan(out, &x.answer)
+			scratch := scanPool.Get().(*openai.Request)
+			derr = openai.Scan(out, scratch)
+			scanPool.Put(scratch)
 		}
 		if derr != nil {
 			u.End(took, true)
@@ -740,6 +754,13 @@ func (x *exchange) try(u *upstream.Upstream) *provider.Error {
 	}
 	u.FirstByte(time.Since(t0))
 	x.sse = acquireRelay(x, events, first, stripUsage)
+	// The request was sent whole: its copy of the body (an agent's prompt
+	// can be hundreds of KB) goes back now, not when the stream ends.
+	fasthttp.ReleaseRequest(x.req)
+	x.req = nil
+	if cap(x.upBody) > 64<<10 {
+		x.upBody, x.call.Body = nil, nil // nor is a large attempt body kept for minutes
+	}
 	return nil
 }
 
@@ -753,7 +774,7 @@ func (x *exchange) translate(model string) *provider.Error {
 	}
 	stream := x.tr.Stream()
 	x.call = provider.Call{Endpoint: provider.ChatCompletions, Model: model, Stream: stream}
-	x.upBody = upstreamBody(x.upBody[:0], x.chat, &x.chatScan, model, false)
+	x.upBody = upstreamBody(x.upBody[:0], x.chat, x.chatScan, model, false)
 	x.call.Body = x.upBody
 	return nil
 }
@@ -769,7 +790,10 @@ func (x *exchange) translateOnce() *provider.Error {
 			return translationError(err)
 		}
 		x.chat = chat
-		if err := openai.Scan(chat, &x.chatScan); err != nil {
+		if x.chatScan == nil {
+			x.chatScan = scanPool.Get().(*openai.Request)
+		}
+		if err := openai.Scan(chat, x.chatScan); err != nil {
 			return &provider.Error{Status: 500, Type: openai.TypeServer, Code: "translation_failed", Err: err,
 				Message: "The Responses request could not be translated for a chat upstream."}
 		}

@@ -55,9 +55,6 @@ type SSEReader struct {
 	released     bool
 	resume       bool    // Next returned ErrWouldBlock mid-event: go on from here
 	bufp         *[]byte // buf's pool slot while buf is a pooled sseBufSize buffer
-	// park receives the read a stream waits in while nothing is unread: the
-	// reader then holds no buffer (see fill).
-	park  [parkSize]byte
 	eager bool // reads are made only when bytes are there (see Eager)
 }
 
@@ -69,13 +66,19 @@ const sseBufSize = 4 << 10
 // parkSize is the read a reader waits in when it has nothing unread. Why?
 // A stream spends its life parked in that read, and every parked stream
 // held a 4 KiB buffer for the few hundred bytes of its next event (issue
-// 16: memory per stream). Parked, the reader reads into this small array
-// and takes a pooled buffer only once bytes arrive; the rest of an event
+// 16: memory per stream). Parked, the reader reads into a small pooled
+// buffer (parkPool) and takes a 4 KiB one only once bytes arrive; the rest of an event
 // longer than parkSize comes from the upstream connection's own read
 // buffer, which already holds it — a copy, not another system call.
 const parkSize = 512
 
 var sseBufPool = sync.Pool{New: func() any { b := make([]byte, sseBufSize); return &b }}
+
+// parkPool holds the small buffers a waiting read receives into. Why not an
+// array in the reader? The reader lives as long as its stream, and a parked
+// stream's reader (Eager) never makes that read: 512 bytes per stream for
+// nothing.
+var parkPool = sync.Pool{New: func() any { b := make([]byte, parkSize); return &b }}
 
 // ssePoolMax is the largest buffer a released reader keeps: a reader that
 // grew for one huge event must not make every later stream hold that much.
@@ -394,12 +397,14 @@ func (s *SSEReader) parked() error {
 		}
 		return err
 	}
+	pb := parkPool.Get().(*[]byte)
+	defer parkPool.Put(pb)
 	for range 100 {
-		n, err := s.r.Read(s.park[:])
+		n, err := s.r.Read(*pb)
 		if n > 0 {
 			s.bufp = sseBufPool.Get().(*[]byte)
 			s.buf = *s.bufp
-			s.end = copy(s.buf, s.park[:n])
+			s.end = copy(s.buf, (*pb)[:n])
 			return nil
 		}
 		if err != nil {
