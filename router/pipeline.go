@@ -45,9 +45,9 @@ type exchange struct {
 
 	body     []byte // the body as it goes upstream (redacted when a plugin rewrote it)
 	scan     openai.Request
-	redacted []byte         // body after redaction plugins
-	upBody   []byte         // body for one attempt (model mapped, include_usage forced)
-	out      []byte         // translated answer
+	redacted []byte // body after redaction plugins
+	upBody   []byte // body for one attempt (model mapped, include_usage forced)
+	out      []byte // translated answer
 	cands    []int
 	table    []plugins.Upstream
 	view     plugins.Request

@@ -55,7 +55,7 @@ type SSEReader struct {
 	released     bool
 	resume       bool    // Next returned ErrWouldBlock mid-event: go on from here
 	bufp         *[]byte // buf's pool slot while buf is a pooled sseBufSize buffer
-	eager bool // reads are made only when bytes are there (see Eager)
+	eager        bool    // reads are made only when bytes are there (see Eager)
 }
 
 // sseBufSize is a reader's initial buffer; it grows (doubling) for a larger
