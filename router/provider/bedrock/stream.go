@@ -3,6 +3,7 @@ package bedrock
 import (
 	"bufio"
 	"bytes"
+	"hash/crc32"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,10 +54,15 @@ func (r *streamReader) Eager(on bool) { r.eager = on }
 // now, and the body's error otherwise.
 func (r *streamReader) gather() error {
 	for {
-		need := 4
-		if len(r.frame) >= 4 {
+		need := preludeLen
+		if len(r.frame) >= preludeLen {
+			// Judge the prelude as the decoder does, before gathering the
+			// length it announces: a corrupt one is the stream's error now.
+			if crc32.ChecksumIEEE(r.frame[:8]) != binary.BigEndian.Uint32(r.frame[8:12]) {
+				return fmt.Errorf("%w: prelude checksum mismatch", ErrStream)
+			}
 			need = int(binary.BigEndian.Uint32(r.frame))
-			if need < 16 || need > maxFrameBytes {
+			if need < preludeLen+4 || need > maxFrameBytes {
 				return fmt.Errorf("%w: frame of %d bytes", ErrStream, need)
 			}
 			if len(r.frame) == need {
@@ -74,12 +80,16 @@ func (r *streamReader) gather() error {
 		if err == nil {
 			err = io.ErrNoProgress
 		}
-		if err == io.EOF && len(r.frame) > 0 {
-			err = io.ErrUnexpectedEOF
+		if err == io.EOF && len(r.frame) >= preludeLen {
+			err = io.ErrUnexpectedEOF // cut inside a frame the prelude announced
 		}
 		return err
 	}
 }
+
+// preludeLen is an event-stream frame's prelude: total length, headers
+// length, and the prelude's CRC.
+const preludeLen = 12
 
 type toolSlot struct{ block, index int }
 
@@ -113,7 +123,7 @@ func headerString(m *eventstream.Message, name string) string {
 // one write). A frame's prelude starts with its total length.
 func (r *streamReader) Buffered() bool {
 	if r.eager && len(r.frame) > 0 {
-		return len(r.frame) >= 4 && len(r.frame) == int(binary.BigEndian.Uint32(r.frame))
+		return len(r.frame) >= preludeLen && len(r.frame) == int(binary.BigEndian.Uint32(r.frame))
 	}
 	n := r.br.Buffered()
 	if n < 4 {
@@ -133,16 +143,18 @@ func (r *streamReader) Next(ev *provider.Event) error {
 	for {
 		var src io.Reader = r.br
 		if r.eager {
-			if err := r.gather(); err == sse.ErrWouldBlock {
+			switch err := r.gather(); {
+			case err == sse.ErrWouldBlock:
 				return err
-			} else if err != nil && !(err == io.EOF && len(r.frame) == 0) {
+			case err == io.EOF:
+				// The body ended at a frame's start or inside its prelude: the
+				// decoder, given nothing, says so as it would reading the body.
+				r.frame = r.frame[:0]
+			case err != nil:
 				r.err = err
-				if !errors.Is(err, ErrStream) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
-					r.err = io.ErrUnexpectedEOF
-				}
-				return r.err
+				return err
 			}
-			r.fr.Reset(r.frame) // empty at the body's end: Decode reports io.EOF
+			r.fr.Reset(r.frame)
 			r.frame = r.frame[:0]
 			src = &r.fr
 		}

@@ -231,14 +231,36 @@ func FuzzStream(f *testing.F) {
 	}
 	f.Add(frames(f, "messageStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r := newStreamReader(bytes.NewReader(body), "m", 1)
-		var ev provider.Event
-		for i := 0; i < 10000; i++ {
-			if err := r.Next(&ev); err != nil {
-				return
+		// Blocking, and eager over a body that runs dry every 7 bytes (a
+		// parked stream): the same chunks, and both end cleanly or both fail
+		// (a frame both cut short and corrupt may fail differently: the
+		// eager reader sees the cut first, having waited for the whole frame).
+		read := func(r *streamReader) ([]string, error) {
+			var got []string
+			var ev provider.Event
+			for i := 0; i < 100000; i++ {
+				err := r.Next(&ev)
+				if err == sse.ErrWouldBlock {
+					continue
+				}
+				if err != nil {
+					return got, err
+				}
+				got = append(got, chunkRest(t, ev.Data))
 			}
+			t.Fatal("reader did not end")
+			return nil, nil
 		}
-		t.Fatal("reader did not end")
+		want, wantErr := read(newStreamReader(bytes.NewReader(body), "gpt-oss-20b", 1700000000))
+		eager := newStreamReader(&stutterReader{b: body, step: 7}, "gpt-oss-20b", 1700000000)
+		eager.Eager(true)
+		got, gotErr := read(eager)
+		// After messageStop, bytes that are less than a frame end the
+		// blocking decoder cleanly or not depending on where they stop
+		// inside its fields: only the chunks are compared then.
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || (!eager.stopped && errors.Is(gotErr, io.EOF) != errors.Is(wantErr, io.EOF)) {
+			t.Fatalf("eager: %d chunks, %v; blocking: %d chunks, %v", len(got), gotErr, len(want), wantErr)
+		}
 	})
 }
 
