@@ -3,10 +3,10 @@ package bedrock
 import (
 	"bufio"
 	"bytes"
-	"hash/crc32"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strconv"
 
