@@ -142,9 +142,15 @@ func renewed(ctx context.Context, u *Upstream, began, deadline time.Time) bool {
 	if r == nil {
 		return false
 	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	// The request's own context already ends at its deadline; wrapping it
+	// would start a goroutine that outlives the request (context.WithDeadline
+	// watches a parent of a type it does not know from one).
+	if d, ok := ctx.Deadline(); !ok || d.After(deadline) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
 	err := r.Refresh(ctx, began)
-	cancel()
 	u.Renewal(err == nil)
 	return err == nil
 }
