@@ -147,7 +147,7 @@ func New(cfg *config.Config, w Wiring) (*Instance, error) {
 		return nil, err
 	}
 	in.cur.Store(g)
-	in.park = newParker(in)
+	in.park = newParker(in, cfg.Limits.StreamLoops)
 	if err := in.startAdmin(cfg); err != nil {
 		in.park.close()
 		g.retire()
@@ -306,8 +306,8 @@ func (in *Instance) Reload(ctx context.Context, cfg *config.Config) error {
 	}
 	if cfg.Limits.MaxBodyBytes != in.limits.MaxBodyBytes || cfg.Limits.MaxHeaderBytes != in.limits.MaxHeaderBytes ||
 		cfg.Limits.ReadTimeout != in.limits.ReadTimeout || cfg.Limits.WriteTimeout != in.limits.WriteTimeout ||
-		cfg.Limits.IdleTimeout != in.limits.IdleTimeout {
-		in.log.Warn("reload: listener limits (body, header, read/write/idle timeouts) take effect at the next restart")
+		cfg.Limits.IdleTimeout != in.limits.IdleTimeout || cfg.Limits.StreamLoops != in.limits.StreamLoops {
+		in.log.Warn("reload: listener limits (body, header, read/write/idle timeouts, stream loops) take effect at the next restart")
 	}
 	in.warnOps(cfg)
 	in.setPoolOptions(cfg)

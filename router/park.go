@@ -75,11 +75,18 @@ type parker struct {
 	next  atomic.Uint32
 }
 
-// newParker starts one loop per processor, or returns nil (streams then
-// stay on their goroutines) when epoll cannot be set up.
-func newParker(in *Instance) *parker {
+// newParker starts n loops (0: one per processor), or returns nil — streams
+// then stay on their goroutines — when n is negative (limits.stream_loops:
+// -1) or epoll cannot be set up.
+func newParker(in *Instance, n int) *parker {
+	if n < 0 {
+		return nil
+	}
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
 	p := &parker{in: in}
-	for range runtime.GOMAXPROCS(0) {
+	for range n {
 		l, err := newParkLoop(in)
 		if err != nil {
 			in.log.Warn("streams are not parked: the event loop cannot start", "err", err)

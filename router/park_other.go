@@ -10,7 +10,7 @@ type parker struct{}
 
 type parked struct{ wake chan struct{} }
 
-func newParker(*Instance) *parker { return nil }
+func newParker(*Instance, int) *parker { return nil }
 
 func (*parker) close() {}
 

@@ -257,3 +257,29 @@ func TestParkedOnEveryCloud(t *testing.T) {
 		})
 	}
 }
+
+// limits.stream_loops: -1 parks no stream: each is relayed by its own
+// goroutine, as before the event loops, and reads to the same end.
+func TestStreamLoopsOffKeepsStreamsOnGoroutines(t *testing.T) {
+	m := slowMock(t)
+	base, _ := startRouter(t, &config.Config{Limits: config.Limits{StreamLoops: -1}, Upstreams: []config.Upstream{openaiUpstream("up", m)}})
+	c := dialRouter(t, base)
+	sendRaw(t, c, streamBody, "")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", err, resp)
+	}
+	events := bufio.NewReader(resp.Body)
+	if first, err := events.ReadString('\n'); err != nil || !strings.HasPrefix(first, "data: ") {
+		t.Fatalf("first event %q %v", first, err)
+	}
+	if v := metricValue(t, scrape(t, base), "switchyard_streams_live"); v != 1 {
+		t.Fatalf("streams live %v", v)
+	}
+	if v := parkedNow(t, base); v != 0 {
+		t.Fatalf("parked %v with stream_loops -1", v)
+	}
+	if rest, err := io.ReadAll(events); err != nil || !strings.HasSuffix(string(rest), "data: [DONE]\n\n") {
+		t.Fatalf("%q %v", rest, err)
+	}
+}

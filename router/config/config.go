@@ -71,6 +71,11 @@ type Limits struct {
 	// MaxStreams bounds the live streams the PoP relays at once; beyond it a
 	// new stream request gets 503 "overloaded". Default 20,000.
 	MaxStreams int64 `koanf:"max_streams"`
+	// StreamLoops is how many event loops live streams are parked on
+	// (router/park.go): 0 means one per processor (GOMAXPROCS), -1 parks no
+	// stream (each is relayed by a goroutine of its own, as before). A
+	// listener setting: a change takes a restart.
+	StreamLoops int `koanf:"stream_loops"`
 }
 
 // UpstreamPool configures the upstreams' connection pools as a whole (each

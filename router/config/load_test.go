@@ -175,8 +175,8 @@ func TestEnvNames(t *testing.T) {
 			t.Errorf("%s maps into a list or map (%s); only struct fields are overridable", name, path)
 		}
 	}
-	if len(envPaths) != 33 {
-		t.Errorf("%d environment variables, want 33 (update docs/config.md when the schema grows)", len(envPaths))
+	if len(envPaths) != 34 {
+		t.Errorf("%d environment variables, want 34 (update docs/config.md when the schema grows)", len(envPaths))
 	}
 }
 

@@ -131,6 +131,7 @@ func (c *Config) validate(ps *problems) {
 	positive(ps, "limits.max_retry_after", int64(l.MaxRetryAfter))
 	between(ps, "limits.max_in_flight", l.MaxInFlight, 1, maxConcurrency)
 	between(ps, "limits.max_streams", l.MaxStreams, 1, maxConcurrency)
+	between(ps, "limits.stream_loops", int64(l.StreamLoops), -1, 1024)
 	up := c.UpstreamPool
 	if up.MaxConnWait < 0 || up.MaxConnWait > maxConnWait {
 		ps.add("upstream_pool.max_conn_wait", "expected 0 (the default, 100ms) to %v; got %v", maxConnWait, up.MaxConnWait)

@@ -184,6 +184,7 @@ func TestValidateRules(t *testing.T) {
 		{"limits timeout", func(c *Config) { c.Limits.RequestTimeout = -time.Second }, "limits.request_timeout", "positive"},
 		{"limits in flight", func(c *Config) { c.Limits.MaxInFlight = -1 }, "limits.max_in_flight", "expected 1 to 1048576"},
 		{"limits streams", func(c *Config) { c.Limits.MaxStreams = 1 << 30 }, "limits.max_streams", "expected 1 to 1048576"},
+		{"stream loops", func(c *Config) { c.Limits.StreamLoops = -2 }, "limits.stream_loops", "expected -1 to 1024"},
 		{"pool wait negative", func(c *Config) { c.UpstreamPool.MaxConnWait = -time.Millisecond }, "upstream_pool.max_conn_wait", "expected 0"},
 		{"pool wait too long", func(c *Config) { c.UpstreamPool.MaxConnWait = time.Minute }, "upstream_pool.max_conn_wait", "to 10s"},
 		{"pool buffer small", func(c *Config) { c.UpstreamPool.ReadBufferBytes = 512 }, "upstream_pool.read_buffer_bytes", "headers must fit"},
