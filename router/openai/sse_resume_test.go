@@ -4,29 +4,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/switchyard-dev/switchyard/router/internal/stutter"
 )
-
-// stutter hands out its bytes step at a time, with an ErrWouldBlock before
-// each step: a non-blocking body whose socket empties at every step.
-type stutter struct {
-	b     string
-	step  int
-	ready bool
-}
-
-func (s *stutter) Read(p []byte) (int, error) {
-	if !s.ready {
-		s.ready = true
-		return 0, ErrWouldBlock
-	}
-	s.ready = false
-	if len(s.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(len(p), s.step)], s.b)
-	s.b = s.b[n:]
-	return n, nil
-}
 
 // An SSEReader over a non-blocking body returns ErrWouldBlock wherever the
 // body ran dry — inside a name line, a data line, a multi-line event, a CR
@@ -38,7 +18,7 @@ func TestSSEReaderResumesAfterWouldBlock(t *testing.T) {
 	want := []string{"a|{\"x\":1}", "|line one\nline two", "b|" + strings.Repeat("z", 5000)}
 	for _, eager := range []bool{false, true} {
 		for _, step := range []int{1, 3, 100, 8192} {
-			r := AcquireSSEReader(&stutter{b: stream, step: step}, true)
+			r := AcquireSSEReader(&stutter.Reader{B: []byte(stream), Step: step, Block: ErrWouldBlock}, true)
 			r.Eager(eager)
 			var got []string
 			var ev Event

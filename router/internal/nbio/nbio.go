@@ -16,28 +16,18 @@ package nbio
 import "syscall"
 
 // Read reads from the non-blocking descriptor fd, retrying on EINTR.
-func Read(fd int, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafePointer(p)), uintptr(len(p)))
-		if e != syscall.EINTR {
-			if e != 0 {
-				return 0, e
-			}
-			return int(n), 0
-		}
-	}
-}
+func Read(fd int, p []byte) (int, syscall.Errno) { return transfer(syscall.SYS_READ, fd, p) }
 
 // Write writes to the non-blocking descriptor fd, retrying on EINTR.
-func Write(fd int, p []byte) (int, syscall.Errno) {
+func Write(fd int, p []byte) (int, syscall.Errno) { return transfer(syscall.SYS_WRITE, fd, p) }
+
+// transfer is read(2) or write(2) of p.
+func transfer(trap uintptr, fd int, p []byte) (int, syscall.Errno) {
 	if len(p) == 0 {
 		return 0, 0
 	}
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafePointer(p)), uintptr(len(p)))
+		n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafePointer(p)), uintptr(len(p)))
 		if e != syscall.EINTR {
 			if e != 0 {
 				return 0, e

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
+	"github.com/switchyard-dev/switchyard/router/internal/stutter"
 	sse "github.com/switchyard-dev/switchyard/router/openai"
 	"github.com/switchyard-dev/switchyard/router/provider"
 )
@@ -252,7 +253,7 @@ func FuzzStream(f *testing.F) {
 			return nil, nil
 		}
 		want, wantErr := read(newStreamReader(bytes.NewReader(body), "gpt-oss-20b", 1700000000))
-		eager := newStreamReader(&stutterReader{b: body, step: 7}, "gpt-oss-20b", 1700000000)
+		eager := newStreamReader(&stutter.Reader{B: body, Step: 7, Block: sse.ErrWouldBlock}, "gpt-oss-20b", 1700000000)
 		eager.Eager(true)
 		got, gotErr := read(eager)
 		// After messageStop, bytes that are less than a frame end the
@@ -262,28 +263,6 @@ func FuzzStream(f *testing.F) {
 			t.Fatalf("eager: %d chunks, %v; blocking: %d chunks, %v", len(got), gotErr, len(want), wantErr)
 		}
 	})
-}
-
-// stutterReader hands out step bytes at a time with sse.ErrWouldBlock before
-// each step: a non-blocking body whose socket empties at every step.
-type stutterReader struct {
-	b     []byte
-	step  int
-	ready bool
-}
-
-func (s *stutterReader) Read(p []byte) (int, error) {
-	if !s.ready {
-		s.ready = true
-		return 0, sse.ErrWouldBlock
-	}
-	s.ready = false
-	if len(s.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(len(p), s.step)], s.b)
-	s.b = s.b[n:]
-	return n, nil
 }
 
 // In eager mode (a parked stream) the reader returns sse.ErrWouldBlock
@@ -308,7 +287,7 @@ func TestStreamEagerResumesAnywhere(t *testing.T) {
 	}
 	for i, tc := range cases {
 		for _, step := range []int{1, 5, 64, 1 << 20} {
-			r := newStreamReader(&stutterReader{b: tc.body, step: step}, "gpt-oss-20b", 1700000000)
+			r := newStreamReader(&stutter.Reader{B: tc.body, Step: step, Block: sse.ErrWouldBlock}, "gpt-oss-20b", 1700000000)
 			r.Eager(true)
 			var got []string
 			var ev provider.Event
