@@ -25,8 +25,8 @@ import (
 // way nginx holds its streams — and costs only its state.
 //
 // When a stream commits (respond), the relay hijacks the client connection
-// from fasthttp, writes the response head and the first events itself, and
-// hands the stream to one of the instance's loops. A loop waits on an epoll
+// from fasthttp and hands the stream to one of the instance's loops, which
+// writes the response head and every event. A loop waits on an epoll
 // set holding both sockets of every stream it parks, edge-triggered: the
 // cloud's socket for readable, the client's for writable and hung up. When
 // the cloud's socket is readable, the loop reads what it holds (non-blocking:
@@ -38,24 +38,16 @@ import (
 // stream at once (or, when coalesced waiters or the cache fill still need
 // the answer, its stream reads on without writing).
 //
-// Why is the loop's epoll set itself waited on through Go's netpoller (an
-// os.File over the epoll descriptor)? The sockets stay registered with the
-// runtime's poller too (they are net.Conns, and go back to fasthttp and the
-// upstream pool after the stream); if the loop blocked in its own
-// epoll_wait, every event would wake two threads. Nested, one epoll_wait in
-// the runtime reports both, and the loop's own epoll_wait does not block.
-//
-// Why does a parked stream keep a goroutine at all? fasthttp gives the
-// request's context (request headers and body, which the translator and the
-// stream's accounting still read) back to its pool when the hijack handler
-// returns; the handler therefore waits, on a fresh goroutine whose stack
-// never grows past its first 2 KiB, until the loop ends the stream, and then
-// does the stream's closing work (recording, the upstream connection's
-// return to its pool) in plain blocking code.
+// The hijack handler's goroutine waits until the loop ends the stream and
+// then does its closing work in plain blocking code. Why that goroutine, and
+// why the loop's epoll set is waited on through Go's netpoller: RATIONALE.md
+// "Why does a parked stream still have a goroutine?" and "Why is the loop's
+// epoll set waited on through Go's netpoller?".
 
 // sweepEvery is how often a loop looks at every parked stream for what no
-// socket event reports: a request past its deadline (the read then fails
-// with the connection's deadline, and the stream ends with an error event),
+// socket event reports: a request past its deadline (its body is expired:
+// the next read fails as a blocking one would, and the stream ends with an
+// error event),
 // a client that has not taken a write for write_timeout, and a stream whose
 // client left once nobody else needs the answer.
 const sweepEvery = 250 * time.Millisecond
@@ -114,7 +106,6 @@ func (p *parker) pick() *parkLoop {
 
 // parked is a relay's state while its stream is parked.
 type parked struct {
-	loop     *parkLoop
 	slot     int32
 	tag      uint32
 	upFd     int
@@ -231,7 +222,9 @@ func (l *parkLoop) add(r *streamRelay) bool {
 		l.slots = append(l.slots, nil)
 	}
 	l.tag++
-	p.loop, p.slot, p.tag, p.upReady = l, slot, l.tag&(1<<31-1), true
+	// upReady: the loop's first look at the stream reads what the cloud sent
+	// since the relay committed (and writes the head and first event).
+	p.slot, p.tag, p.upReady = slot, l.tag&(1<<31-1), true
 	up := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: slot, Pad: int32(p.tag << 1)}
 	if syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, p.upFd, &up) != nil {
 		l.free = append(l.free, slot)
@@ -316,7 +309,7 @@ func (l *parkLoop) pump(r *streamRelay) {
 				return
 			}
 		}
-		if !p.upReady && !p.head {
+		if !p.upReady {
 			return
 		}
 		buf, start := l.out[:0], 0
@@ -473,7 +466,6 @@ func (l *parkLoop) end(r *streamRelay) {
 	l.free = append(l.free, p.slot)
 	l.in.load.parked.Add(-1)
 	l.dropBacklog(p)
-	p.loop = nil
 	p.wake <- struct{}{}
 }
 
@@ -527,30 +519,33 @@ func frameChunk(buf []byte, start int, last bool) []byte {
 	return append(buf[shift:], '\r', '\n')
 }
 
-// parkable reports whether r's stream can be parked: the client is a plain
-// HTTP/1.1 socket, the cloud's body can be read without waiting, and its
-// events come from a reader that can stop anywhere. Coalesced waiters (whose
-// events come from their leader), Bedrock's binary event stream and TLS
-// clients stay on their goroutines.
-func (r *streamRelay) parkable() bool {
+// parkable returns the client connection when r's stream can be parked:
+// the client is a plain HTTP/1.1 socket, the cloud's body can be read without
+// waiting, and its events come from a reader that can stop anywhere; nil
+// otherwise. Coalesced waiters (whose events come from their leader), TLS
+// and HTTP/1.0 clients stay on their goroutines.
+func (r *streamRelay) parkable() *writeBoundConn {
 	x := r.x
-	if x.g.in.park == nil || r.follower || x.raw == nil || !x.ctx.Request.Header.IsHTTP11() {
-		return false
+	if x.g.in.park == nil || r.follower || !x.ctx.Request.Header.IsHTTP11() {
+		return nil
 	}
-	if _, ok := innerConn(x.ctx.Conn()).(*writeBoundConn); !ok {
-		return false
+	wc, ok := innerConn(x.ctx.Conn()).(*writeBoundConn)
+	if !ok || wc.fd < 0 {
+		return nil
 	}
 	if _, ok := r.upstream.(openai.Resumable); !ok {
-		return false
+		return nil
 	}
-	b := x.line.Body()
-	return x.resp.BodyStream() == b && b.Fd() >= 0
+	if b := x.line.Body(); x.resp.BodyStream() != b || b.Fd() < 0 {
+		return nil
+	}
+	return wc
 }
 
-// hijacked serves r's stream on the connection fasthttp handed over: the
-// response head and the first events, written here; then the stream parks
-// until it ends; then it is closed and the connection goes back to fasthttp
-// for the next request (or is closed).
+// hijacked serves r's stream on the connection fasthttp handed over: it
+// parks until the loop ends it (or, when no loop takes it, is relayed here);
+// then it is closed and the connection goes back to fasthttp for the next
+// request (or is closed).
 func (r *streamRelay) hijacked(c net.Conn) {
 	x := r.x
 	wc, _ := innerConn(c).(*writeBoundConn)
@@ -574,21 +569,11 @@ func (r *streamRelay) hijacked(c net.Conn) {
 // loop would not take it.
 func (r *streamRelay) relayHere(c net.Conn) error {
 	x := r.x
-	buf := x.ctx.Response.Header.AppendBytes(x.wbuf[:0])
-	start := len(buf)
-	buf = append(buf, chunkRoom[:]...)
-	buf = r.emit(buf, r.advance())
-	for len(buf) < maxBatch && r.buffered() {
-		buf = r.emit(buf, r.advance())
-	}
-	if r.finished {
-		buf = append(buf, lastChunk...)
-	}
-	x.wbuf = buf
-	x.ttft = time.Since(x.start)
-	if _, err := c.Write(frameChunk(buf, start, r.finished)); err != nil || r.finished {
+	x.wbuf = x.ctx.Response.Header.AppendBytes(x.wbuf[:0])
+	if _, err := c.Write(x.wbuf); err != nil {
 		return err
 	}
+	// WriteTo sends the first event too (advance returns it) and sets ttft.
 	if _, err := r.WriteTo(chunkWriter{c}); err != nil {
 		return err
 	}
@@ -626,7 +611,7 @@ func (r *streamRelay) parkOn(wc *writeBoundConn) bool {
 		return false
 	}
 	b := x.line.Body()
-	if wc.fd < 0 || !b.SetNonBlocking(true) {
+	if !b.SetNonBlocking(true) {
 		return false
 	}
 	p.upFd, p.clientFd, p.gone, p.backlog, p.head = b.Fd(), wc.fd, false, nil, true

@@ -14,7 +14,7 @@ func newParker(*Instance, int) *parker { return nil }
 
 func (*parker) close() {}
 
-func (*streamRelay) parkable() bool { return false }
+func (*streamRelay) parkable() *writeBoundConn { return nil }
 
 func (*streamRelay) hijacked(c net.Conn) { c.Close() }
 

@@ -181,9 +181,9 @@ func (r *streamRelay) respond(x *exchange) {
 	x.refs.Add(1)      // the relay's hold on the exchange; Close drops it
 	x.g.hold(x.stripe) // and on the generation
 	x.g.in.load.beginStream()
-	if r.parkable() {
+	if wc := r.parkable(); wc != nil {
 		// The relay writes the response itself and parks the stream (park.go).
-		if wc := innerConn(ctx.Conn()).(*writeBoundConn); wc.served == nil {
+		if wc.served == nil {
 			wc.served = make(chan struct{}, 1) // once per connection
 		}
 		ctx.HijackSetNoResponse(true)

@@ -67,9 +67,9 @@ const sseBufSize = 4 << 10
 // A stream spends its life parked in that read, and every parked stream
 // held a 4 KiB buffer for the few hundred bytes of its next event (issue
 // 16: memory per stream). Parked, the reader reads into a small pooled
-// buffer (parkPool) and takes a 4 KiB one only once bytes arrive; the rest of an event
-// longer than parkSize comes from the upstream connection's own read
-// buffer, which already holds it — a copy, not another system call.
+// buffer (parkPool) and takes a 4 KiB one only once bytes arrive; the rest
+// of an event longer than parkSize comes from the upstream connection's own
+// read buffer, which already holds it — a copy, not another system call.
 const parkSize = 512
 
 var sseBufPool = sync.Pool{New: func() any { b := make([]byte, sseBufSize); return &b }}
@@ -320,6 +320,12 @@ func (s *SSEReader) cut() (ls, le int, ok bool) {
 	return ls, le, true
 }
 
+// takeBuf gives the reader an empty pooled buffer.
+func (s *SSEReader) takeBuf() {
+	s.bufp = sseBufPool.Get().(*[]byte)
+	s.buf, s.start, s.end = *s.bufp, 0, 0
+}
+
 // dropBuf gives the buffer back: a pooled one to its pool; one grown for
 // a large event to the GC.
 func (s *SSEReader) dropBuf() {
@@ -331,7 +337,7 @@ func (s *SSEReader) dropBuf() {
 
 // fill reads more of the body, compacting the buffer (keeping the current
 // event's data) or growing it. With nothing unread it parks: the buffer goes
-// back to its pool and the read waits in s.park (see parkSize).
+// back to its pool and the read waits in a park buffer (see parkSize).
 func (s *SSEReader) fill() error {
 	if s.start == s.end && s.dStart < 0 {
 		return s.parked()
@@ -384,8 +390,7 @@ func (s *SSEReader) Eager(on bool) { s.eager = on }
 func (s *SSEReader) parked() error {
 	s.dropBuf()
 	if s.eager {
-		s.bufp = sseBufPool.Get().(*[]byte)
-		s.buf = *s.bufp
+		s.takeBuf()
 		n, err := s.r.Read(s.buf)
 		s.end = n
 		if n > 0 {
@@ -402,8 +407,7 @@ func (s *SSEReader) parked() error {
 	for range 100 {
 		n, err := s.r.Read(*pb)
 		if n > 0 {
-			s.bufp = sseBufPool.Get().(*[]byte)
-			s.buf = *s.bufp
+			s.takeBuf()
 			s.end = copy(s.buf, (*pb)[:n])
 			return nil
 		}

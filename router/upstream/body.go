@@ -70,7 +70,7 @@ func (b *Body) reset(l *Line, conn net.Conn, contentLength int) {
 	if t, ok := c.(*tls.Conn); ok {
 		c = t.NetConn()
 	}
-	if pc, ok := c.(*ttfbConn); ok && pc.raw != nil {
+	if pc, ok := c.(*ttfbConn); ok && pc.fd >= 0 {
 		b.pc = pc
 	}
 	switch {
@@ -202,9 +202,9 @@ func (b *Body) decode(p []byte) int {
 		c := p[i]
 		switch b.state {
 		case chunkSize:
-			switch {
-			case hexDigit(c) >= 0:
-				b.size, b.digit = b.size<<4|int64(hexDigit(c)), true
+			switch d := hexDigit(c); {
+			case d >= 0:
+				b.size, b.digit = b.size<<4|int64(d), true
 				if b.size > maxChunkSize {
 					b.err = errBadChunk
 					return w

@@ -35,8 +35,7 @@ type ttfbConn struct {
 	full  time.Time // the deadline fasthttp asked for
 	armed bool      // waiting for the first byte of an answer
 
-	raw      syscall.RawConn // the socket's, taken at dial; nil when it has none
-	fd       int
+	fd       int // the socket, taken at dial; -1 when it has none
 	nonblock bool
 	drained  bool // non-blocking: the socket's bytes were all read (see Read)
 	expired  bool // non-blocking: the event loop saw the exchange's deadline pass
@@ -122,7 +121,6 @@ func dialer(ttfb time.Duration) fasthttp.DialFunc {
 		if sc, ok := c.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
 				raw.Control(func(fd uintptr) { tc.fd = int(fd) })
-				tc.raw = raw
 			}
 		}
 		return tc, nil
